@@ -1,0 +1,21 @@
+"""gan-zoo: faithful, measurable TF2/Keras reproductions of five GAN tutorial architectures."""
+from setuptools import find_packages, setup
+
+setup(
+    name="gan-zoo",
+    version="0.1.0",
+    description="GAN model zoo on one shared tf.distribute trainer, with offline evaluation",
+    packages=find_packages(include=["zoo", "zoo.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        # tensorflow-cpu keeps CI and CPU machines light; GPU users install `tensorflow[and-cuda]` instead.
+        "tensorflow-cpu>=2.16",
+        "tensorflow-datasets>=4.9",
+        "tensorboard",
+        "numpy",
+        "matplotlib",
+        "pillow",
+        "absl-py",
+    ],
+    extras_require={"test": ["pytest"]},
+)

@@ -1,0 +1,1 @@
+"""gan-zoo: GAN architectures from five tutorial articles on one shared tf.distribute trainer."""

@@ -1,0 +1,47 @@
+"""Writes samples of a trained generator.
+
+  python -m zoo.sample --logdir=runs/dense_gan_mnist --num=10000 --out=samples.npz   # uint8 NHWC
+  python -m zoo.sample --logdir=runs/dense_gan_mnist --num=64 --out=grid.png         # one grid image
+"""
+import os
+import sys
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("logdir", None, "Run folder written by zoo.train.", required=True)
+flags.DEFINE_integer("num", 64, "Number of samples.")
+flags.DEFINE_string("out", "samples.npz", "Output: .npz (array 'images', uint8 NHWC) or .png (grid).")
+flags.DEFINE_integer("seed", 0, "Noise seed: the same seed gives the same samples.")
+
+OUTPUT_FORMATS = (".npz", ".png")
+
+
+def write_samples(logdir: str, num: int, out: str, seed: int = 0):
+  from zoo import images, trainer
+  extension = os.path.splitext(out)[1].lower()
+  if extension not in OUTPUT_FORMATS:
+    raise ValueError(f"--out={out!r} must end in one of {', '.join(OUTPUT_FORMATS)}.")
+  if num <= 0:
+    raise ValueError(f"--num must be positive, got {num}.")
+  generator, config = trainer.restore_generator(logdir)
+  samples = trainer.generate(generator, config, num, seed)
+  if extension == ".npz":
+    import numpy as np
+    np.savez_compressed(out, images=samples)
+  else:
+    images.write_png(out, images.make_grid(samples))
+  return samples
+
+
+def main(argv):
+  del argv
+  try:
+    samples = write_samples(FLAGS.logdir, FLAGS.num, FLAGS.out, FLAGS.seed)
+  except (ValueError, FileNotFoundError) as e:
+    sys.exit(f"error: {e}")
+  print(f"wrote {len(samples)} samples {samples.shape[1:]} to {FLAGS.out}")
+
+
+if __name__ == "__main__":
+  app.run(main)
