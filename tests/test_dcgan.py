@@ -1,0 +1,186 @@
+"""`dcgan` (article 003): layer pattern per resolution, mixed precision, replicas, export, RGB data."""
+import functools
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from tests.conftest import two_cpus
+from zoo import config as config_lib
+from zoo import data
+from zoo import export
+from zoo import trainer as trainer_lib
+from zoo.models import dcgan
+from zoo.models.registry import ModelSpec
+
+CELEB_A_SHAPE = (218, 178, 3)  # aligned CelebA photos
+
+
+def resolved(tmp_path, **overrides):
+  return config_lib.resolve("dcgan", str(tmp_path), overrides)
+
+
+def mnist_config(tmp_path, data_dir, **overrides):
+  values = dict(dataset="mnist", data_dir=data_dir, train_split="train[:256]", image_size=32,
+                batch_size=16, steps=2, steps_per_call=1, log_every=1, image_every=1,
+                checkpoint_every=1, num_grid_images=4)
+  values.update(overrides)
+  return resolved(tmp_path, **values)
+
+
+def without_dropout(spec):
+  """The same model with D's dropout off, so replicas have no random masks to disagree on."""
+  return ModelSpec(name=spec.name, build_generator=spec.build_generator,
+                   build_discriminator=functools.partial(dcgan.build_discriminator, dropout_rate=0.0),
+                   defaults=spec.defaults)
+
+
+def layers_of(model, kind):
+  return [layer for layer in model.layers if isinstance(layer, kind)]
+
+
+def test_defaults_are_the_articles_configuration(tmp_path):
+  config = resolved(tmp_path)
+  assert (config.dataset, config.image_size, config.latent_dim) == ("celeb_a", 64, 100)
+  assert (config.g_learning_rate, config.d_learning_rate, config.beta_1) == (2e-4, 2e-4, 0.5)
+  assert config.pixel_range == "symmetric"
+  assert data.image_shape(config.dataset, config.image_size) == (64, 64, 3)
+
+
+@pytest.mark.parametrize("size,channels", [(32, 1), (32, 3), (64, 1), (64, 3)])
+def test_generator_shape_range_and_layer_pattern(tmp_path, size, channels):
+  config = resolved(tmp_path)
+  generator = dcgan.build_generator(config, (size, size, channels))
+  images = generator(tf.random.normal([3, config.latent_dim], seed=1) * 3.0, training=False).numpy()
+  assert images.shape == (3, size, size, channels)
+  assert images.min() >= -1.0 and images.max() <= 1.0 and images.min() < 0.0 < images.max()
+  transposed = layers_of(generator, keras.layers.Conv2DTranspose)
+  assert len(transposed) == int(np.log2(size // 4))  # one doubling per stage, from 4x4
+  assert [layer.filters for layer in transposed] == [256, 128, 64][:len(transposed) - 1] + [channels]
+
+
+@pytest.mark.parametrize("size,channels", [(32, 1), (64, 3)])
+def test_discriminator_returns_one_float32_logit_per_image(tmp_path, size, channels):
+  discriminator = dcgan.build_discriminator(resolved(tmp_path), (size, size, channels))
+  logits = discriminator(tf.random.uniform((5, size, size, channels), -1, 1, seed=2), training=False)
+  assert logits.shape == (5, 1) and logits.dtype == tf.float32
+  assert discriminator.layers[-1].activation is keras.activations.linear  # a logit, not a sigmoid
+
+
+def test_parameter_counts_match_the_article_at_64x64x3(tmp_path):
+  config = resolved(tmp_path)
+  generator = dcgan.build_generator(config, (64, 64, 3))
+  discriminator = dcgan.build_discriminator(config, (64, 64, 3))
+  # Hand-counted from the article's layers: Dense 100*8192+8192; ConvT k*k*in*out+out; BN 4 per channel.
+  g_params = (100 * 8192 + 8192 + 16 * 512 * 256 + 256 + 16 * 256 * 128 + 128 + 16 * 128 * 64 + 64
+              + 16 * 64 * 3 + 3 + 4 * (256 + 128 + 64))
+  d_params = 16 * 3 * 64 + 64 + 16 * 64 * 128 + 128 + 16 * 16 * 128 + 1
+  assert generator.count_params() == g_params
+  assert discriminator.count_params() == d_params
+  # The article's L2(0.01): on the Dense layer and the three BN'd transposed convolutions.
+  assert len(generator.losses) == 4 and not discriminator.losses
+
+
+def test_image_size_must_be_four_times_a_power_of_two(tmp_path):
+  with pytest.raises(ValueError, match="4\\*2\\^k"):
+    dcgan.build_generator(resolved(tmp_path), (28, 28, 1))  # MNIST without --image_size
+
+
+def test_bfloat16_step_gives_finite_losses_with_float32_losses_and_statistics(tmp_path, data_dir):
+  config = mnist_config(tmp_path, data_dir, precision="mixed_bfloat16", image_size=64)
+  trainer = trainer_lib.GANTrainer(config)
+  metrics, bad_step = trainer.train_steps(trainer.distributed_batches(0), 2)
+  assert bad_step == -1 and all(np.isfinite(list(metrics.values()))), metrics
+  conv = layers_of(trainer.generator, keras.layers.Conv2DTranspose)[0]
+  assert conv.compute_dtype == "bfloat16"
+  for norm in layers_of(trainer.generator, keras.layers.BatchNormalization):
+    assert all(v.dtype == "float32" for v in norm.weights)
+    assert np.isfinite(norm.moving_variance.numpy()).all()
+  assert trainer.generator.output.dtype == "float32"
+
+
+def _two_steps(strategy, config, spec, initial, batch):
+  trainer = trainer_lib.GANTrainer(config, strategy, spec)
+  for model, values in zip((trainer.generator, trainer.discriminator), initial):
+    model.set_weights(values)
+  batches = iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat()))
+  metrics, _ = trainer.train_steps(batches, 2)
+  return metrics, [v.numpy() for v in trainer.generator.weights + trainer.discriminator.weights]
+
+
+def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir):
+  # float32: bfloat16 rounding differs with the split of the batch, and Adam's first steps turn
+  # any sign difference in a near-zero gradient into a full learning-rate step.
+  config = mnist_config(tmp_path, data_dir, precision="float32")
+  spec = without_dropout(dcgan.SPEC)
+  reference = trainer_lib.GANTrainer(config, spec=spec)
+  initial = (reference.generator.get_weights(), reference.discriminator.get_weights())
+  batch = next(iter(data.training_batches(config)))
+  one_metrics, one = _two_steps(tf.distribute.OneDeviceStrategy("/cpu:0"), config, spec, initial, batch)
+  two_metrics, two = _two_steps(tf.distribute.MirroredStrategy(two_cpus()), config, spec, initial, batch)
+  for a, b in zip(one, two):  # includes BN moving statistics: replicas normalise over the global batch
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+  for name in one_metrics:
+    assert one_metrics[name] == pytest.approx(two_metrics[name], rel=1e-4)
+  assert any(not np.allclose(a, b) for a, b in zip(one, initial[0] + initial[1]))
+
+
+def test_exported_generator_loads_and_samples(tmp_path, data_dir):
+  config = mnist_config(tmp_path / "run", data_dir)
+  trainer_lib.fit(config, log=lambda *_: None)
+  keras_path, saved_model_path = export.export_generator(config.logdir, str(tmp_path / "exported"))
+  z = tf.random.normal([3, config.latent_dim], seed=4)
+  serving = tf.saved_model.load(saved_model_path).signatures["serving_default"]
+  images = serving(z=z)["images"].numpy()
+  assert images.shape == (3, 32, 32, 1) and images.dtype == np.uint8
+  restored, _ = trainer_lib.restore_generator(config.logdir)
+  expected = data.to_uint8(restored(z, training=False), "symmetric").numpy()
+  assert np.abs(images.astype(int) - expected.astype(int)).max() <= 1
+  reloaded = keras.models.load_model(keras_path)
+  np.testing.assert_allclose(reloaded(z, training=False), restored(z, training=False), atol=1e-6)
+
+
+def _fake_celeb_a(data_dir, num_examples):
+  """Split metadata for a mocked `celeb_a`, as TFDS would write it after preparing the data."""
+  builder = tfds.builder("celeb_a", data_dir=data_dir)
+  builder.info.set_splits(tfds.core.SplitDict([
+      tfds.core.SplitInfo(name="train", shard_lengths=[num_examples], num_bytes=0)]))
+  os.makedirs(builder.data_dir)
+  builder.info.write_to_directory(builder.data_dir)
+
+
+def _photos_with_a_white_face_box(builder, *args, **kwargs):
+  """Photos that are white inside the central 140x140 crop and black outside it."""
+  height, width, _ = CELEB_A_SHAPE
+  image = np.zeros(CELEB_A_SHAPE, np.uint8)
+  top, left = (height - 140) // 2, (width - 140) // 2
+  image[top:top + 140, left:left + 140] = 255
+  return tf.data.Dataset.from_tensors({"image": image}).repeat(16)
+
+
+def test_celeb_a_rgb_path_crops_resizes_and_scales(tmp_path):
+  _fake_celeb_a(str(tmp_path), 16)
+  with tfds.testing.mock_data(as_dataset_fn=_photos_with_a_white_face_box, data_dir=str(tmp_path)):
+    config = resolved(tmp_path / "run", data_dir=str(tmp_path), batch_size=8)
+    batch = next(iter(data.training_batches(config, download=False))).numpy()
+  assert batch.shape == (8, 64, 64, 3)
+  np.testing.assert_array_equal(batch, 1.0)  # the crop kept only the white box, scaled to +1
+
+
+def test_celeb_a_trains_a_step_on_mocked_photos(tmp_path):
+  _fake_celeb_a(str(tmp_path), 32)
+  with tfds.testing.mock_data(num_examples=32, data_dir=str(tmp_path)):
+    config = resolved(tmp_path / "run", data_dir=str(tmp_path), batch_size=8, image_size=32)
+    trainer = trainer_lib.GANTrainer(config)
+    metrics, bad_step = trainer.train_steps(trainer.distributed_batches(0, download=False), 1)
+  assert trainer.generator.output_shape == (None, 32, 32, 3)
+  assert bad_step == -1 and np.isfinite(metrics["d_loss"])
+
+
+def test_celeb_a_offline_without_prepared_data_names_data_dir(tmp_path):
+  config = resolved(tmp_path / "run", data_dir=str(tmp_path))
+  with pytest.raises(data.DataUnavailableError, match="--data_dir"):
+    data.training_batches(config, download=False)
