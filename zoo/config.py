@@ -19,6 +19,7 @@ class TrainConfig:
   logdir: str
   dataset: str = "mnist"
   data_dir: Optional[str] = None
+  train_split: str = "train"        # TFDS split syntax, e.g. "train[:512]" for a quick run
   steps: int = 10000
   batch_size: int = 64              # global batch, split evenly across replicas
   seed: int = 0
@@ -54,7 +55,7 @@ PIXEL_RANGES = ("unit", "symmetric")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 # A resumed run must not silently change what the checkpoint means.
-_FIXED_ON_RESUME = ("model", "dataset", "latent_dim", "image_size", "pixel_range", "batch_size", "seed")
+_FIXED_ON_RESUME = ("model", "dataset", "train_split", "latent_dim", "image_size", "pixel_range", "batch_size", "seed")
 
 
 def resolve(model: str, logdir: str, overrides: Mapping[str, Any]) -> TrainConfig:

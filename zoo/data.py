@@ -142,12 +142,13 @@ def epoch_shuffle_seed(seed: int, epoch):
   return tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
 
 
-def training_batches(config, start_step: int = 0, split: str = "train", download: bool = True,
+def training_batches(config, start_step: int = 0, download: bool = True,
                      batches_per_step: int = 1) -> tf.data.Dataset:
   """Endless global batches in the model's pixel range, starting where step `start_step` starts.
 
   `batches_per_step` is the number of batches one training step consumes (one per D update).
   """
+  split = config.train_split
   images = load_images(config.dataset, split, config.data_dir, config.image_size, download).cache()
   num_examples = builder(config.dataset, config.data_dir, download).info.splits[split].num_examples
   batches_per_epoch = num_examples // config.batch_size

@@ -16,6 +16,7 @@ flags.DEFINE_string("dataset", None, "TFDS dataset: mnist, fashion_mnist, celeb_
 flags.DEFINE_string("data_dir", None, "TFDS data_dir holding prepared datasets (else $TFDS_DATA_DIR, "
                     "else TFDS's default, downloading when online).")
 flags.DEFINE_boolean("download", True, "Allow TFDS to download a dataset that is not prepared.")
+flags.DEFINE_string("train_split", None, "TFDS split to train on, e.g. 'train' or 'train[:10%]'.")
 flags.DEFINE_integer("steps", None, "Total training steps (generator updates).")
 flags.DEFINE_integer("batch_size", None, "Global batch size, split across replicas.")
 flags.DEFINE_integer("seed", None, "Seed for weights, noise and data order.")

@@ -71,6 +71,15 @@ def grid_noise(config):
                                     seed=[config.seed, _GRID_SEED])
 
 
+def _xla_if(jit_compile, fn):
+  """`fn` compiled with XLA when asked; else left to inline into the step's graph.
+
+  A nested (non-XLA) tf.function would forbid cross-replica reductions inside the model, such as
+  synchronised BatchNorm statistics, under MirroredStrategy.
+  """
+  return tf.function(fn, jit_compile=True) if jit_compile else fn
+
+
 class GANTrainer:
   """Builds G, D and their optimisers under a strategy and runs the shared training step."""
 
@@ -92,8 +101,8 @@ class GANTrainer:
     self.checkpoint = tf.train.Checkpoint(generator=self.generator, discriminator=self.discriminator,
                                           g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
                                           step=self.step)
-    self._gradients = tf.function(self._losses_and_gradients, jit_compile=config.jit_compile)
-    self._d_gradients = tf.function(self._discriminator_gradients, jit_compile=config.jit_compile)
+    self._gradients = _xla_if(config.jit_compile, self._losses_and_gradients)
+    self._d_gradients = _xla_if(config.jit_compile, self._discriminator_gradients)
     self._train_loop = tf.function(self._run_steps)
 
   # ---- the shared step -------------------------------------------------------------------------
@@ -316,10 +325,11 @@ def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=pri
       metrics, bad_step = trainer.train_steps(iterator, num_steps)
       progress.add(metrics, num_steps, time.time() - began)
       if bad_step >= 0:
+        kept = (f"the latest checkpoint, {manager.latest_checkpoint}, is the last good state"
+                if manager.latest_checkpoint else "no checkpoint had been written yet")
         raise NonFiniteLossError(
-            f"Non-finite loss at step {bad_step} (metrics of that call: {metrics}). Training stopped; "
-            f"the latest checkpoint ({manager.latest_checkpoint}) is the last good state. Try a lower "
-            "learning rate or --precision=float32.")
+            f"Non-finite loss at step {bad_step} (means of that call: {metrics}). Training stopped; "
+            f"{kept}. Try lower learning rates or --precision=float32.")
       step += num_steps
       done = step == config.steps
       if step % config.log_every == 0 or done:

@@ -1,0 +1,30 @@
+"""Shared test setup: two logical CPU devices (for 1- vs 2-replica tests) and the offline data dir."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA_DIR = os.environ.get("TFDS_DATA_DIR") or os.path.join(os.path.dirname(REPO), "shared",
+                                                            "tensorflow_datasets")
+
+# Must happen before TensorFlow initialises its devices, i.e. before any test touches TF.
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+
+def pytest_configure(config):
+  config.addinivalue_line("markers", "slow: takes more than ~20 s; CI runs it too")
+
+
+@pytest.fixture
+def data_dir():
+  if not os.path.isdir(os.path.join(DATA_DIR, "mnist")):
+    pytest.fail(f"Prepared TFDS data not found at {DATA_DIR}: set TFDS_DATA_DIR.")
+  return DATA_DIR
+
+
+def two_cpus():
+  return [d.name for d in tf.config.list_logical_devices("CPU")[:2]]

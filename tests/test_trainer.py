@@ -1,0 +1,130 @@
+"""The shared trainer: learning signal, replica invariance, D:G ratio, steps per call, NaN handling."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import two_cpus
+from zoo import config as config_lib
+from zoo import trainer as trainer_lib
+
+
+def tiny_config(tmp_path, data_dir, **overrides):
+  values = dict(data_dir=data_dir, train_split="train[:512]", batch_size=32, steps=20, log_every=10,
+                image_every=10, checkpoint_every=10, steps_per_call=1, num_grid_images=4)
+  values.update(overrides)
+  return config_lib.resolve("dense_gan", str(tmp_path), values)
+
+
+def fixed_batches(strategy, batch):
+  """A distributed iterator that yields the same global batch forever."""
+  return iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat()))
+
+
+def real_batch(data_dir, size=32):
+  from zoo import data
+  images = data.load_images("mnist", "train[:64]", data_dir).batch(size).take(1).get_single_element()
+  return data.to_model_range(images, "unit")
+
+
+def weights(model):
+  return [v.numpy() for v in model.weights]
+
+
+def test_discriminator_loss_falls_when_overfitting_one_batch(tmp_path, data_dir):
+  config = tiny_config(tmp_path, data_dir, d_learning_rate=1e-3)
+  tf.keras.utils.set_random_seed(0)
+  trainer = trainer_lib.GANTrainer(config)
+  iterator = fixed_batches(trainer.strategy, real_batch(data_dir))
+  first, _ = trainer.train_steps(iterator, 1)
+  later, _ = trainer.train_steps(iterator, 30)
+  assert later["d_loss"] < 0.5 * first["d_loss"], (first, later)
+  assert later["d_real"] > first["d_real"]
+
+
+def _one_step(strategy, config, batch, initial):
+  trainer = trainer_lib.GANTrainer(config, strategy)
+  for model, values in zip((trainer.generator, trainer.discriminator), initial):
+    model.set_weights(values)
+  metrics, _ = trainer.train_steps(fixed_batches(strategy, batch), 2)
+  return metrics, weights(trainer.generator) + weights(trainer.discriminator)
+
+
+def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir):
+  config = tiny_config(tmp_path, data_dir)
+  reference = trainer_lib.GANTrainer(config)
+  initial = (reference.generator.get_weights(), reference.discriminator.get_weights())
+  batch = real_batch(data_dir)
+  one_metrics, one = _one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), config, batch, initial)
+  two_metrics, two = _one_step(tf.distribute.MirroredStrategy(two_cpus()), config, batch, initial)
+  for a, b in zip(one, two):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+  for name in one_metrics:
+    assert one_metrics[name] == pytest.approx(two_metrics[name], rel=1e-4)
+  # The update must be a real one, not two no-ops that agree.
+  assert any(not np.allclose(a, b) for a, b in zip(one, initial[0] + initial[1]))
+
+
+def test_d_steps_updates_discriminator_that_many_times_per_generator_update(tmp_path, data_dir):
+  config = tiny_config(tmp_path, data_dir, d_steps=3)
+  trainer = trainer_lib.GANTrainer(config)
+  trainer.train_steps(trainer.distributed_batches(0), 4)
+  assert int(trainer.d_optimizer.iterations) == 12
+  assert int(trainer.g_optimizer.iterations) == 4
+  assert int(trainer.step) == 4
+
+
+def test_steps_per_call_does_not_change_the_result(tmp_path, data_dir):
+  results = []
+  for steps_per_call in (1, 4):
+    config = tiny_config(tmp_path / str(steps_per_call), data_dir, steps=8, steps_per_call=steps_per_call)
+    tf.keras.utils.set_random_seed(0)
+    trainer_lib.fit(config, log=lambda *_: None)
+    generator, _ = trainer_lib.restore_generator(config.logdir)
+    results.append(weights(generator))
+  for a, b in zip(*results):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_jit_compiled_step_runs_and_learns(tmp_path, data_dir):
+  config = tiny_config(tmp_path, data_dir, jit_compile=True, d_learning_rate=1e-3)
+  trainer = trainer_lib.GANTrainer(config)
+  iterator = fixed_batches(trainer.strategy, real_batch(data_dir))
+  first, _ = trainer.train_steps(iterator, 1)
+  later, _ = trainer.train_steps(iterator, 20)
+  assert later["d_loss"] < first["d_loss"]
+
+
+def test_bfloat16_step_keeps_float32_variables_and_finite_losses(tmp_path, data_dir):
+  config = tiny_config(tmp_path, data_dir, precision="mixed_bfloat16")
+  trainer = trainer_lib.GANTrainer(config)
+  metrics, bad = trainer.train_steps(trainer.distributed_batches(0), 3)
+  assert bad == -1 and all(np.isfinite(list(metrics.values())))
+  assert all(v.dtype == "float32" for v in trainer.generator.trainable_variables)
+  assert trainer.generator.layers[1].compute_dtype == "bfloat16"
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data_dir):
+  import dataclasses
+  from zoo import models
+  poisoned = tf.Variable(False)
+  base = models.get_model("dense_gan")
+
+  def discriminator_loss(real_logits, fake_logits):
+    loss = base.discriminator_loss(real_logits, fake_logits)
+    return loss + tf.where(poisoned, np.nan, 0.0)  # a NaN gradient would poison step 0 already
+
+  def poison_after_first_checkpoint(generator, step):
+    poisoned.assign(True)
+    return {}
+
+  spec = dataclasses.replace(base, discriminator_loss=discriminator_loss)
+  config = tiny_config(tmp_path, data_dir, steps=30, checkpoint_every=10, eval_every=10)
+  with pytest.raises(trainer_lib.NonFiniteLossError, match=r"Non-finite loss at step 10\b"):
+    trainer_lib.fit(config, spec=spec, evaluator=poison_after_first_checkpoint, log=lambda *_: None)
+  latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+  assert latest.endswith("ckpt-10")
+  reader = tf.train.load_checkpoint(latest)
+  for name in reader.get_variable_to_shape_map():
+    value = reader.get_tensor(name)
+    if np.issubdtype(np.asarray(value).dtype, np.floating):
+      assert np.isfinite(value).all(), f"{name} in the latest checkpoint is not finite"

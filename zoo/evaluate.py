@@ -1,0 +1,114 @@
+"""Scores a trained run (or an .npz of uint8 images) against the real test split; see docs/metrics.md.
+
+  python -m zoo.evaluate --logdir=runs/dense_gan_mnist [--num_samples=10000]
+  python -m zoo.evaluate --npz=samples.npz --dataset=mnist --data_dir=../shared/tensorflow_datasets
+
+A run's scores are printed and written to <logdir>/eval.json.
+"""
+import json
+import os
+import sys
+import time
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("logdir", None, "Run folder written by zoo.train.")
+flags.DEFINE_string("npz", None, "Instead of a run: an .npz holding uint8 images [N, H, W, C] (key "
+                    "'images', or its only array).")
+flags.DEFINE_string("dataset", None, "Dataset to compare with (default: the run's; required with --npz).")
+flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's, else $TFDS_DATA_DIR).")
+flags.DEFINE_integer("num_samples", 10000, "Samples to draw from the generator.")
+flags.DEFINE_integer("seed", 0, "Seed of the sampled noise.")
+flags.DEFINE_enum("feature_extractor", "auto", ["auto", "classifier", "inception"],
+                  "auto: the domain classifier for MNIST-like data, else Inception-v3.")
+flags.DEFINE_string("inception_weights", None, "Local Inception-v3 no-top .h5 file (offline RGB scoring).")
+flags.DEFINE_string("output", None, "JSON file to write (default: <logdir>/eval.json; none for --npz).")
+
+EVAL_FILE = "eval.json"
+
+
+def latest_step(logdir) -> int:
+  import tensorflow as tf
+  latest = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
+  return int(latest.rsplit("-", 1)[1]) if latest else -1
+
+
+def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extractor="auto",
+                 inception_weights=None, dataset=None) -> dict:
+  """Samples the latest checkpoint of a run and scores it; returns the JSON record."""
+  from zoo import trainer
+  if not os.path.isdir(logdir or ""):
+    raise FileNotFoundError(f"--logdir={logdir!r} is not a folder; pass a run folder written by zoo.train.")
+  if num_samples < 2:
+    raise ValueError(f"--num_samples must be at least 2 (better thousands), got {num_samples}.")
+  began = time.time()
+  generator, config = trainer.restore_generator(logdir)
+  dataset = dataset or config.dataset
+  evaluator = _evaluator(dataset, data_dir or config.data_dir, feature_extractor, inception_weights)
+  samples = trainer.generate(generator, config, num_samples, seed=seed)
+  metrics = evaluator(samples)
+  return {"metrics": metrics, "model": config.model, "logdir": logdir, "step": latest_step(logdir),
+          "images_seen": latest_step(logdir) * config.batch_size, "num_samples": num_samples,
+          "noise_seed": seed, **evaluator.describe(), "seconds": round(time.time() - began, 1)}
+
+
+def evaluate_npz(path, dataset, data_dir=None, feature_extractor="auto", inception_weights=None) -> dict:
+  """Scores the uint8 images stored in an .npz file; returns the JSON record."""
+  import numpy as np
+  if not dataset:
+    raise ValueError("--npz needs --dataset, the dataset whose test split the images are compared with.")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"--npz={path!r} does not exist.")
+  with np.load(path) as archive:
+    keys = list(archive.keys())
+    if "images" not in keys and len(keys) != 1:
+      raise ValueError(f"{path} holds arrays {keys}; name the image array 'images'.")
+    images = archive["images" if "images" in keys else keys[0]]
+  evaluator = _evaluator(dataset, data_dir, feature_extractor, inception_weights)
+  return {"metrics": evaluator(images), "npz": path, "num_samples": len(images), **evaluator.describe()}
+
+
+def _evaluator(dataset, data_dir, feature_extractor, inception_weights):
+  from zoo.metrics import evaluation
+  return evaluation.get_evaluator(dataset, data_dir, True, feature_extractor, inception_weights or "imagenet")
+
+
+def format_table(record) -> str:
+  rows = [(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+          for name, value in record["metrics"].items()]
+  width = max(len(name) for name, _ in rows)
+  header = f"{record.get('model', record.get('npz'))} vs {record['reference']} ({record['num_samples']} samples)"
+  return "\n".join([header] + [f"  {name:<{width}}  {value}" for name, value in rows])
+
+
+def write_json(record, path) -> None:
+  with open(path, "w") as f:
+    json.dump(record, f, indent=2)
+    f.write("\n")
+
+
+def main(argv):
+  del argv
+  from zoo import data
+  try:
+    if FLAGS.npz:
+      record = evaluate_npz(FLAGS.npz, FLAGS.dataset, FLAGS.data_dir, FLAGS.feature_extractor,
+                            FLAGS.inception_weights)
+      output = FLAGS.output
+    elif FLAGS.logdir:
+      record = evaluate_run(FLAGS.logdir, FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed,
+                            FLAGS.feature_extractor, FLAGS.inception_weights, FLAGS.dataset)
+      output = FLAGS.output or os.path.join(FLAGS.logdir, EVAL_FILE)
+    else:
+      raise ValueError("pass --logdir=RUN_FOLDER (or --npz=FILE --dataset=NAME).")
+  except (ValueError, FileNotFoundError, data.DataUnavailableError) as e:  # metric errors are ValueErrors
+    sys.exit(f"error: {e}")
+  print(format_table(record))
+  if output:
+    write_json(record, output)
+    print(f"Wrote {output}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,10 @@
+"""Offline GAN metrics: FID, KID, precision/recall, classifier score and mode coverage.
+
+MNIST-like data is scored on the penultimate features of a domain classifier the zoo trains and
+ships (zoo/metrics/classifiers/); RGB data on Inception-v3 when its ImageNet weights are available.
+See docs/metrics.md.
+"""
+from zoo.metrics.evaluation import (Evaluator, evaluate_images, get_evaluator, score_features,
+                                    training_evaluator)
+
+__all__ = ["Evaluator", "evaluate_images", "get_evaluator", "score_features", "training_evaluator"]

@@ -1,0 +1,77 @@
+"""Inception-v3 pool features (2048-d) for FID/KID on RGB data, the usual choice outside MNIST-like sets.
+
+The ImageNet weights come from Keras applications, which downloads them once into ~/.keras/models.
+Offline, point WEIGHTS_ENV (or `weights=`) at a local copy of
+`inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5`, or copy it into ~/.keras/models/.
+Numbers from this Keras port are comparable with each other, not with the original TF1 graph's FID.
+"""
+import os
+
+import numpy as np
+
+from zoo.metrics.features import check_images
+
+WEIGHTS_ENV = "ZOO_INCEPTION_WEIGHTS"
+WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+INPUT_SIZE = 299
+MIN_INPUT_SIZE = 75  # the smallest input InceptionV3's strided stem accepts
+BATCH = 50  # 299x299 activations are large: small batches keep host memory modest
+
+
+class InceptionWeightsUnavailableError(ValueError):
+  """The ImageNet weights are neither cached nor downloadable, and no local file was given."""
+
+
+def resolve_weights(weights="imagenet"):
+  """`None` (random), a local .h5 path, or 'imagenet' (then $ZOO_INCEPTION_WEIGHTS wins if set)."""
+  if weights == "imagenet" and os.environ.get(WEIGHTS_ENV):
+    weights = os.environ[WEIGHTS_ENV]
+  if weights not in (None, "imagenet") and not os.path.exists(weights):
+    raise InceptionWeightsUnavailableError(
+        f"Inception-v3 weight file {weights!r} does not exist. Give the path of a local "
+        f"{WEIGHTS_FILE} (Keras applications' no-top ImageNet weights).")
+  return weights
+
+
+def _unavailable(error):
+  return InceptionWeightsUnavailableError(
+      f"The Inception-v3 ImageNet weights are not available ({type(error).__name__}: {error}). "
+      "They are downloaded by keras.applications.InceptionV3 on first use, which needs internet. "
+      f"Offline, copy {WEIGHTS_FILE} into ~/.keras/models/, or set {WEIGHTS_ENV}=/path/to/{WEIGHTS_FILE} "
+      "(python -m zoo.evaluate also takes --inception_weights=PATH).")
+
+
+class InceptionFeatures:
+  """uint8 images [N, H, W, 1 or 3] -> Inception-v3 average-pool features [N, 2048]."""
+
+  def __init__(self, weights="imagenet", input_size=INPUT_SIZE):
+    import keras
+    import tensorflow as tf
+    if input_size < MIN_INPUT_SIZE:
+      raise ValueError(f"input_size must be at least {MIN_INPUT_SIZE} for Inception-v3, got {input_size}.")
+    weights = resolve_weights(weights)
+    try:
+      self._model = keras.applications.InceptionV3(
+          include_top=False, pooling="avg", weights=weights, input_shape=(input_size, input_size, 3))
+    except Exception as e:  # Keras raises a bare Exception for a failed download, OSError for a bad file
+      if weights is None:
+        raise
+      raise _unavailable(e) from e
+    self.input_size = input_size
+    self.weights = "random" if weights is None else os.path.basename(str(weights))
+    self._forward = tf.function(self._features, reduce_retracing=True)
+
+  def _features(self, images):
+    import keras
+    import tensorflow as tf
+    x = tf.image.resize(tf.cast(images, tf.float32), [self.input_size, self.input_size], method="bilinear")
+    if x.shape[-1] == 1:
+      x = tf.image.grayscale_to_rgb(x)
+    return self._model(keras.applications.inception_v3.preprocess_input(x), training=False)
+
+  def __call__(self, images):
+    images = check_images(images)
+    if images.shape[-1] not in (1, 3):
+      raise ValueError(f"Inception-v3 takes grayscale or RGB images, got {images.shape[-1]} channels.")
+    return np.concatenate([self._forward(images[start:start + BATCH]).numpy()
+                           for start in range(0, len(images), BATCH)])
