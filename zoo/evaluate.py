@@ -48,8 +48,9 @@ def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extra
   evaluator = _evaluator(dataset, data_dir or config.data_dir, feature_extractor, inception_weights)
   samples = trainer.generate(generator, config, num_samples, seed=seed)
   metrics = evaluator(samples)
-  return {"metrics": metrics, "model": config.model, "logdir": logdir, "step": latest_step(logdir),
-          "images_seen": latest_step(logdir) * config.batch_size, "num_samples": num_samples,
+  step = latest_step(logdir)
+  return {"metrics": metrics, "model": config.model, "logdir": logdir, "step": step,
+          "images_seen": step * config.batch_size * config.d_steps, "num_samples": num_samples,
           "noise_seed": seed, **evaluator.describe(), "seconds": round(time.time() - began, 1)}
 
 

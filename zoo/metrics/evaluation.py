@@ -4,6 +4,7 @@
 `training_evaluator(config)` for `zoo.train --eval_every`; `python -m zoo.evaluate` for a run folder.
 """
 import functools
+import os
 
 import numpy as np
 
@@ -86,7 +87,7 @@ class Evaluator:
 
 
 def _inception_reference(extractor, dataset, data_dir, download):
-  import os
+  """Inception features of the real reference split, cached on disk like the classifier's."""
   key = f"{dataset}_{features_lib.REFERENCE_SPLIT}_inception_{extractor.weights}_{extractor.input_size}"
   path = os.path.join(features_lib.cache_dir(), f"{key}.npz")
   if os.path.exists(path):

@@ -46,7 +46,6 @@ class InceptionFeatures:
 
   def __init__(self, weights="imagenet", input_size=INPUT_SIZE):
     import keras
-    import tensorflow as tf
     if input_size < MIN_INPUT_SIZE:
       raise ValueError(f"input_size must be at least {MIN_INPUT_SIZE} for Inception-v3, got {input_size}.")
     weights = resolve_weights(weights)
@@ -59,19 +58,19 @@ class InceptionFeatures:
       raise _unavailable(e) from e
     self.input_size = input_size
     self.weights = "random" if weights is None else os.path.basename(str(weights))
-    self._forward = tf.function(self._features, reduce_retracing=True)
 
   def _features(self, images):
+    """Eager on purpose: tracing this 300-layer network costs more than the overhead it saves."""
     import keras
     import tensorflow as tf
     x = tf.image.resize(tf.cast(images, tf.float32), [self.input_size, self.input_size], method="bilinear")
-    if x.shape[-1] == 1:
-      x = tf.image.grayscale_to_rgb(x)
     return self._model(keras.applications.inception_v3.preprocess_input(x), training=False)
 
   def __call__(self, images):
     images = check_images(images)
     if images.shape[-1] not in (1, 3):
       raise ValueError(f"Inception-v3 takes grayscale or RGB images, got {images.shape[-1]} channels.")
-    return np.concatenate([self._forward(images[start:start + BATCH]).numpy()
+    if images.shape[-1] == 1:
+      images = np.repeat(images, 3, axis=-1)  # gray as RGB, as the ImageNet network expects 3 channels
+    return np.concatenate([self._features(images[start:start + BATCH]).numpy()
                            for start in range(0, len(images), BATCH)])
