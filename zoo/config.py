@@ -6,7 +6,7 @@ run read them back from there, so a run folder is self-describing.
 import dataclasses
 import json
 import os
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from zoo import models
 
@@ -45,6 +45,7 @@ class TrainConfig:
   num_grid_images: int = 64
   eval_every: int = 0               # 0: no FID during training
   eval_samples: int = 5000
+  options: Dict[str, Any] = dataclasses.field(default_factory=dict)  # the model's own settings
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -55,7 +56,8 @@ PIXEL_RANGES = ("unit", "symmetric")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 # A resumed run must not silently change what the checkpoint means.
-_FIXED_ON_RESUME = ("model", "dataset", "train_split", "latent_dim", "image_size", "pixel_range", "batch_size", "seed")
+_FIXED_ON_RESUME = ("model", "options", "dataset", "train_split", "latent_dim", "image_size",
+                    "pixel_range", "batch_size", "seed")
 
 
 def resolve(model: str, logdir: str, overrides: Mapping[str, Any]) -> TrainConfig:
@@ -66,9 +68,42 @@ def resolve(model: str, logdir: str, overrides: Mapping[str, Any]) -> TrainConfi
   unknown_defaults = sorted(set(spec.defaults) - FIELDS)
   if unknown or unknown_defaults:
     raise ValueError(f"Unknown config fields {unknown or unknown_defaults}; valid fields: {sorted(FIELDS)}.")
-  config = TrainConfig(**{**dict(spec.defaults), **given, "model": model, "logdir": logdir})
+  options = resolve_options(spec, given.pop("options", {}))
+  config = TrainConfig(**{**dict(spec.defaults), **given, "model": model, "logdir": logdir,
+                          "options": options})
   validate(config)
   return config
+
+
+def resolve_options(spec, given: Mapping[str, Any]) -> Dict[str, Any]:
+  """The model's option defaults updated with `given`, whose values may be strings from the CLI."""
+  unknown = sorted(set(given) - set(spec.options))
+  if unknown:
+    valid = ", ".join(sorted(spec.options)) or "none"
+    raise ValueError(f"Unknown option(s) {unknown} for model {spec.name}; its options: {valid}.")
+  return {name: _coerce(name, given.get(name, default), default) for name, default in spec.options.items()}
+
+
+def _coerce(name, value, default):
+  if not isinstance(value, str) or isinstance(default, str):
+    return value
+  try:
+    if isinstance(default, bool):
+      return {"true": True, "false": False}[value.lower()]
+    return type(default)(value)
+  except (KeyError, ValueError):
+    raise ValueError(f"Model option {name}={value!r} is not a valid {type(default).__name__}.") from None
+
+
+def parse_option_flags(items) -> Dict[str, str]:
+  """["name=value", ...] from --model_option into a dict."""
+  options = {}
+  for item in items or []:
+    name, sep, value = item.partition("=")
+    if not sep or not name:
+      raise ValueError(f"--model_option={item!r} must look like name=value.")
+    options[name.strip()] = value.strip()
+  return options
 
 
 def validate(config: TrainConfig) -> None:

@@ -40,10 +40,12 @@ flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints.")
 flags.DEFINE_integer("keep_checkpoints", None, "How many recent checkpoints to keep.")
 flags.DEFINE_integer("eval_every", None, "Steps between FID/KID evaluations (0: never).")
 flags.DEFINE_integer("eval_samples", None, "Samples per evaluation during training.")
+flags.DEFINE_multi_string("model_option", [], "Model-specific setting name=value (repeatable); "
+                          "each model lists its options in zoo/models/<name>.py.")
 flags.DEFINE_boolean("deterministic", False, "Enable TF op determinism (slower; bit-exact reruns).")
 
 # Flags that override config fields one to one; the rest steer the process, not the experiment.
-_PROCESS_FLAGS = {"model", "logdir", "download", "deterministic", "tpu", "strategy"}
+_PROCESS_FLAGS = {"model", "logdir", "download", "deterministic", "tpu", "strategy", "options"}
 
 
 def build_config():
@@ -51,6 +53,7 @@ def build_config():
   overrides = {name: FLAGS[name].value for name in config_lib.FIELDS
                if name in FLAGS and name not in _PROCESS_FLAGS}
   overrides["strategy"], overrides["tpu"] = FLAGS.strategy, FLAGS.tpu
+  overrides["options"] = config_lib.parse_option_flags(FLAGS.model_option)
   model = FLAGS.model
   from zoo import models
   spec = models.get_model(model)

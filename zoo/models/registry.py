@@ -18,6 +18,9 @@ class ModelSpec:
   build_generator: Callable[[Any, tuple], Any]
   build_discriminator: Callable[[Any, tuple], Any]
   defaults: Mapping[str, Any]
+  # Model-specific settings with their defaults; set with --model_option=name=value, read as
+  # config.options[name].
+  options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   generator_loss: Callable = losses.non_saturating_generator_loss
   discriminator_loss: Callable = losses.non_saturating_discriminator_loss
   description: str = ""
