@@ -12,20 +12,23 @@ import time
 
 from absl import app, flags
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("logdir", None, "Run folder written by zoo.train.")
-flags.DEFINE_string("npz", None, "Instead of a run: an .npz holding uint8 images [N, H, W, C] (key "
-                    "'images', or its only array).")
-flags.DEFINE_string("dataset", None, "Dataset to compare with (default: the run's; required with --npz).")
-flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's, else $TFDS_DATA_DIR).")
-flags.DEFINE_integer("num_samples", 10000, "Samples to draw from the generator.")
-flags.DEFINE_integer("seed", 0, "Seed of the sampled noise.")
-flags.DEFINE_enum("feature_extractor", "auto", ["auto", "classifier", "inception"],
-                  "auto: the domain classifier for MNIST-like data, else Inception-v3.")
-flags.DEFINE_string("inception_weights", None, "Local Inception-v3 no-top .h5 file (offline RGB scoring).")
-flags.DEFINE_string("output", None, "JSON file to write (default: <logdir>/eval.json; none for --npz).")
-
 EVAL_FILE = "eval.json"
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """Defined only when run as a script, so importing this module never clashes with other CLIs' flags."""
+  flags.DEFINE_string("logdir", None, "Run folder written by zoo.train.")
+  flags.DEFINE_string("npz", None, "Instead of a run: an .npz holding uint8 images [N, H, W, C] (key "
+                      "'images', or its only array).")
+  flags.DEFINE_string("dataset", None, "Dataset to compare with (default: the run's; required with --npz).")
+  flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's, else $TFDS_DATA_DIR).")
+  flags.DEFINE_integer("num_samples", 10000, "Samples to draw from the generator.")
+  flags.DEFINE_integer("seed", 0, "Seed of the sampled noise.")
+  flags.DEFINE_enum("feature_extractor", "auto", ["auto", "classifier", "inception"],
+                    "auto: the domain classifier for MNIST-like data, else Inception-v3.")
+  flags.DEFINE_string("inception_weights", None, "Local Inception-v3 no-top .h5 file (offline RGB scoring).")
+  flags.DEFINE_string("output", None, "JSON file to write (default: <logdir>/eval.json; none for --npz).")
 
 
 def latest_step(logdir) -> int:
@@ -38,8 +41,7 @@ def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extra
                  inception_weights=None, dataset=None) -> dict:
   """Samples the latest checkpoint of a run and scores it; returns the JSON record."""
   from zoo import trainer
-  if not os.path.isdir(logdir or ""):
-    raise FileNotFoundError(f"--logdir={logdir!r} is not a folder; pass a run folder written by zoo.train.")
+  check_arguments(logdir, None, dataset)
   if num_samples < 2:
     raise ValueError(f"--num_samples must be at least 2 (better thousands), got {num_samples}.")
   began = time.time()
@@ -57,10 +59,7 @@ def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extra
 def evaluate_npz(path, dataset, data_dir=None, feature_extractor="auto", inception_weights=None) -> dict:
   """Scores the uint8 images stored in an .npz file; returns the JSON record."""
   import numpy as np
-  if not dataset:
-    raise ValueError("--npz needs --dataset, the dataset whose test split the images are compared with.")
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"--npz={path!r} does not exist.")
+  check_arguments(None, path, dataset)
   with np.load(path) as archive:
     keys = list(archive.keys())
     if "images" not in keys and len(keys) != 1:
@@ -89,20 +88,35 @@ def write_json(record, path) -> None:
     f.write("\n")
 
 
+def check_arguments(logdir, npz, dataset):
+  """Fails fast on a missing run, file or dataset, before TensorFlow is even imported."""
+  if npz:
+    if not dataset:
+      raise ValueError("--npz needs --dataset, the dataset whose test split the images are compared with.")
+    if not os.path.exists(npz):
+      raise FileNotFoundError(f"--npz={npz!r} does not exist.")
+  elif not logdir:
+    raise ValueError("pass --logdir=RUN_FOLDER (or --npz=FILE --dataset=NAME).")
+  elif not os.path.isdir(logdir):
+    raise FileNotFoundError(f"--logdir={logdir!r} is not a folder; pass a run folder written by zoo.train.")
+
+
 def main(argv):
   del argv
+  try:
+    check_arguments(FLAGS.logdir, FLAGS.npz, FLAGS.dataset)
+  except (ValueError, FileNotFoundError) as e:
+    sys.exit(f"error: {e}")
   from zoo import data
   try:
     if FLAGS.npz:
       record = evaluate_npz(FLAGS.npz, FLAGS.dataset, FLAGS.data_dir, FLAGS.feature_extractor,
                             FLAGS.inception_weights)
       output = FLAGS.output
-    elif FLAGS.logdir:
+    else:
       record = evaluate_run(FLAGS.logdir, FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed,
                             FLAGS.feature_extractor, FLAGS.inception_weights, FLAGS.dataset)
       output = FLAGS.output or os.path.join(FLAGS.logdir, EVAL_FILE)
-    else:
-      raise ValueError("pass --logdir=RUN_FOLDER (or --npz=FILE --dataset=NAME).")
   except (ValueError, FileNotFoundError, data.DataUnavailableError) as e:  # metric errors are ValueErrors
     sys.exit(f"error: {e}")
   print(format_table(record))
@@ -112,4 +126,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)
