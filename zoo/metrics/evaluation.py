@@ -57,7 +57,8 @@ class Evaluator:
                inception_weights="imagenet", kid_subset_size=scores.KID_SUBSET_SIZE,
                kid_subsets=scores.KID_NUM_SUBSETS, k=scores.PRECISION_RECALL_K):
     from zoo import data
-    data.image_shape(dataset)  # raises a clear ValueError for an unknown dataset name
+    if dataset not in data.DATASETS:
+      raise ValueError(f"Unknown dataset {dataset!r}. Valid names: {', '.join(sorted(data.DATASETS))}.")
     self.dataset = dataset
     self.feature_extractor = _check_extractor(feature_extractor, dataset)
     if self.feature_extractor == "classifier":
