@@ -70,8 +70,6 @@ def main(argv):
     import tensorflow as tf
     if FLAGS.deterministic:
       tf.config.experimental.enable_op_determinism()
-    import keras
-    keras.utils.set_random_seed(config.seed)
     strategy = distribute.make_strategy(config.strategy, config.tpu)
     evaluator = _evaluator(config)
     trainer.fit(config, strategy, download=FLAGS.download, evaluator=evaluator)

@@ -10,7 +10,6 @@ resume bit-exactly.
 """
 import contextlib
 import os
-import shutil
 import signal
 import sys
 import time
@@ -88,6 +87,7 @@ class GANTrainer:
     self.strategy = strategy or tf.distribute.get_strategy()
     self.spec = spec or models.get_model(config.model)
     self.image_shape = data.image_shape(config.dataset, config.image_size, config.data_dir)
+    keras.utils.set_random_seed(config.seed)  # initial weights follow --seed
     with self.strategy.scope(), dtype_policy(config.precision):
       self.generator = self.spec.build_generator(config, self.image_shape)
       self.discriminator = self.spec.build_discriminator(config, self.image_shape)
@@ -269,7 +269,11 @@ def _duration(seconds):
 
 
 def _checkpoint_dir(config, strategy):
-  """Where this worker writes checkpoints: the chief into the run, others into a scratch folder."""
+  """Where this worker writes checkpoints: the chief into the run, others into their own folder.
+
+  Non-chief workers keep theirs (checkpoints/.worker_<id>) so their weights can be checked against
+  the chief's; only the chief's are read on resume.
+  """
   directory = os.path.join(config.logdir, "checkpoints")
   if distribute.is_chief(strategy):
     return directory
@@ -301,10 +305,10 @@ def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=pri
                                        max_to_keep=config.keep_checkpoints)
   if manager.latest_checkpoint:
     trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    log(f"Resumed from {manager.latest_checkpoint} at step {int(trainer.step)}.")
+    log(f"Resumed from {manager.latest_checkpoint} at step {int(trainer.step.numpy())}.")
   if chief:
     config_lib.save(config)
-  start = int(trainer.step)
+  start = int(trainer.step.numpy())
   if start >= config.steps:
     log(f"{config.logdir} has already reached step {start} of {config.steps}; nothing to do.")
     return {}
@@ -347,18 +351,12 @@ def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=pri
           tf.summary.scalar(f"eval/{name}", value, step=step)
           last[f"eval/{name}"] = value
       if step % config.checkpoint_every == 0 or done or signals.received:
-        _save(manager, step, config, strategy)
+        manager.save(checkpoint_number=step)  # every worker must take part (collective ops)
       writer.flush()
       if signals.received and not done:
         raise TrainingInterrupted(f"{signals.received} received: saved step {step} to "
                                   f"{manager.latest_checkpoint}; run the same command to resume.")
   return last
-
-
-def _save(manager, step, config, strategy):
-  manager.save(checkpoint_number=step)
-  if not distribute.is_chief(strategy):  # every worker must take part in saving; only the chief keeps it
-    shutil.rmtree(manager.directory, ignore_errors=True)
 
 
 def _saved_config(logdir):

@@ -1,0 +1,47 @@
+"""Exact resume, and SIGTERM saving a checkpoint before the process exits."""
+import os
+import signal
+
+import numpy as np
+import tensorflow as tf
+
+from tests.helpers import QUICK_FLAGS, popen_module, run_module
+from tests.test_trainer import tiny_config
+from zoo import trainer as trainer_lib
+
+
+def checkpoint_values(logdir):
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints")))
+  names = [n for n in reader.get_variable_to_shape_map() if "OPTIMIZER_SLOT" in n or "/.ATTRIBUTES" in n]
+  return {name: reader.get_tensor(name) for name in names}
+
+
+def test_n_steps_then_n_more_equals_2n_uninterrupted(tmp_path, data_dir):
+  quiet = dict(log=lambda *_: None)
+  split = tiny_config(tmp_path / "split", data_dir, steps=12, checkpoint_every=6, d_steps=2)
+  trainer_lib.fit(tiny_config(tmp_path / "split", data_dir, steps=6, checkpoint_every=6, d_steps=2),
+                  **quiet)
+  trainer_lib.fit(split, **quiet)  # a new trainer: restores step 6, continues to 12
+  trainer_lib.fit(tiny_config(tmp_path / "whole", data_dir, steps=12, checkpoint_every=6, d_steps=2),
+                  **quiet)
+  resumed, whole = checkpoint_values(split.logdir), checkpoint_values(str(tmp_path / "whole"))
+  assert resumed.keys() == whole.keys() and len(whole) > 20
+  for name in whole:
+    np.testing.assert_array_equal(resumed[name], whole[name], err_msg=name)
+  assert int(whole["step/.ATTRIBUTES/VARIABLE_VALUE"]) == 12
+
+
+def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
+  logdir = str(tmp_path / "run")
+  process = popen_module("zoo.train", *QUICK_FLAGS, f"--logdir={logdir}", "--steps=1000000")
+  for line in process.stdout:  # wait until training is under way
+    if line.startswith("step 5/"):
+      break
+  process.send_signal(signal.SIGTERM)
+  output = process.communicate(timeout=120)[0]
+  assert process.returncode == 0, output
+  assert "SIGTERM received: saved step" in output
+  step = int(tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints")).rsplit("-", 1)[1])
+  assert 5 <= step < 1000000
+  resumed = run_module("zoo.train", *QUICK_FLAGS, f"--logdir={logdir}", f"--steps={step + 5}", check=True)
+  assert f"Resumed from" in resumed.stdout and f"step {step + 5}/{step + 5}" in resumed.stdout
