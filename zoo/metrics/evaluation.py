@@ -19,10 +19,11 @@ EVAL_NOISE_SEED = 1234  # the same z at every evaluation of a run, so its curve 
 TRAINING_KID_SUBSETS = 10
 
 
-def score_features(real, fake, real_probabilities=None, fake_probabilities=None,
-                   kid_subset_size=scores.KID_SUBSET_SIZE, kid_subsets=scores.KID_NUM_SUBSETS,
-                   k=scores.PRECISION_RECALL_K, seed=0) -> dict:
+def score_features(real, fake, fake_probabilities=None, kid_subset_size=scores.KID_SUBSET_SIZE,
+                   kid_subsets=scores.KID_NUM_SUBSETS, k=scores.PRECISION_RECALL_K, seed=0) -> dict:
   """Every metric of one fake feature set [M, D] against the real set [N, D], as {name: float}.
+
+  With the fake set's class probabilities [M, K] it adds the classifier score and mode coverage.
 
   Precision/recall compare equally many vectors (the larger set is subsampled), because the k-NN
   radii shrink as a set grows and the paper's numbers assume equal sizes.
@@ -63,11 +64,11 @@ class Evaluator:
     self.feature_extractor = _check_extractor(feature_extractor, dataset)
     if self.feature_extractor == "classifier":
       self.extractor = features_lib.ClassifierFeatures(dataset)
-      self.real, self.real_probabilities = features_lib.reference_features(self.extractor, data_dir, download)
+      self.real, _ = features_lib.reference_features(self.extractor, data_dir, download)
     else:
       from zoo.metrics import inception
       self.extractor = inception.InceptionFeatures(inception_weights)
-      self.real, self.real_probabilities = _inception_reference(self.extractor, dataset, data_dir, download)
+      self.real = _inception_reference(self.extractor, dataset, data_dir, download)
     self.options = {"kid_subset_size": kid_subset_size, "kid_subsets": kid_subsets, "k": k}
 
   def describe(self) -> dict:
@@ -86,8 +87,7 @@ class Evaluator:
       fake, fake_probabilities = self.extractor(images)
     else:
       fake, fake_probabilities = self.extractor(images), None
-    return score_features(self.real, fake, self.real_probabilities, fake_probabilities,
-                          seed=seed, **self.options)
+    return score_features(self.real, fake, fake_probabilities, seed=seed, **self.options)
 
 
 def _inception_reference(extractor, dataset, data_dir, download):
@@ -96,11 +96,11 @@ def _inception_reference(extractor, dataset, data_dir, download):
   path = os.path.join(features_lib.cache_dir(), f"{key}.npz")
   if os.path.exists(path):
     with np.load(path) as cached:
-      return cached["features"], None
+      return cached["features"]
   real = extractor(features_lib.load_split_images(dataset, features_lib.REFERENCE_SPLIT, data_dir, download))
   os.makedirs(features_lib.cache_dir(), exist_ok=True)
   np.savez(path, features=real)
-  return real, None
+  return real
 
 
 @functools.lru_cache(maxsize=4)

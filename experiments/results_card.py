@@ -1,0 +1,74 @@
+"""Rows of docs/results.md from run folders that `zoo.train` trained and `zoo.evaluate` scored.
+
+  python -m zoo.train --model=dense_gan --dataset=mnist --data_dir=../shared/tensorflow_datasets \
+      --logdir=runs/dense_gan_mnist
+  python -m zoo.evaluate --logdir=runs/dense_gan_mnist
+  python experiments/results_card.py runs/dense_gan_mnist [more run folders]
+
+Reads config.json and eval.json; the wall time is the span of the run's TensorBoard events (first to
+last training summary), so it is measured by the run itself. Prints one markdown row per run.
+"""
+import glob
+import json
+import os
+import platform
+import sys
+
+HEADER = ("| model | dataset | FID | KID | precision | recall | coverage | images seen | wall time | "
+          "hardware | command |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+
+
+def training_wall_seconds(logdir):
+  """Seconds from the first to the last event of the run's TensorBoard files (resumes included)."""
+  import tensorflow as tf
+  times = [event.wall_time
+           for path in glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
+           for event in tf.compat.v1.train.summary_iterator(path) if event.HasField("summary")]
+  if not times:
+    raise ValueError(f"No TensorBoard events in {logdir}: was it trained by zoo.train?")
+  return max(times) - min(times)
+
+
+def hardware():
+  cpu = platform.processor() or platform.machine()
+  try:
+    with open("/proc/cpuinfo") as f:
+      cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+  except (OSError, StopIteration):
+    pass
+  return f"{os.cpu_count()}-core CPU ({cpu}), no GPU"
+
+
+def command(config, overrides=("model", "dataset")):
+  flags = " ".join(f"--{name}={config[name]}" for name in overrides)
+  return (f"`python -m zoo.train {flags} --data_dir=../shared/tensorflow_datasets "
+          f"--logdir=runs/{config['model']}_{config['dataset']}`")
+
+
+def row(logdir):
+  with open(os.path.join(logdir, "config.json")) as f:
+    config = json.load(f)
+  with open(os.path.join(logdir, "eval.json")) as f:
+    record = json.load(f)
+  m = record["metrics"]
+  minutes = training_wall_seconds(logdir) / 60
+  cells = [config["model"], config["dataset"], f"{m['fid']:.2f}",
+           f"{m['kid']:.4f} ± {m['kid_std']:.4f}", f"{m['precision']:.3f}", f"{m['recall']:.3f}",
+           f"{m['modes_covered']}/10", f"{record['images_seen']:,} ({record['step']:,} steps)",
+           f"{minutes:.1f} min", hardware(), command(config)]
+  return "| " + " | ".join(cells) + " |"
+
+
+def main(logdirs):
+  if not logdirs:
+    sys.exit("usage: python experiments/results_card.py RUN_FOLDER [RUN_FOLDER ...]")
+  try:
+    rows = [row(logdir) for logdir in logdirs]
+  except (OSError, ValueError, KeyError) as e:
+    sys.exit(f"error: {e} (train with zoo.train, then score with python -m zoo.evaluate --logdir=...)")
+  print(HEADER)
+  print("\n".join(rows))
+
+
+if __name__ == "__main__":
+  main(sys.argv[1:])
