@@ -60,9 +60,12 @@ _FIXED_ON_RESUME = ("model", "options", "dataset", "train_split", "latent_dim", 
                     "pixel_range", "batch_size", "seed")
 
 
-def resolve(model: str, logdir: str, overrides: Mapping[str, Any]) -> TrainConfig:
-  """Merges trainer defaults, the model's defaults and the user's overrides (None = not given)."""
-  spec = models.get_model(model)
+def resolve(model: str, logdir: str, overrides: Mapping[str, Any], spec=None) -> TrainConfig:
+  """Merges trainer defaults, the model's defaults and the user's overrides (None = not given).
+
+  `spec` stands in for the registry entry of `model`, for models built outside the registry.
+  """
+  spec = spec or models.get_model(model)
   given = {k: v for k, v in overrides.items() if v is not None}
   unknown = sorted(set(given) - FIELDS)
   unknown_defaults = sorted(set(spec.defaults) - FIELDS)

@@ -101,8 +101,12 @@ class GANTrainer:
     self.checkpoint = tf.train.Checkpoint(generator=self.generator, discriminator=self.discriminator,
                                           g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
                                           step=self.step)
-    self._gradients = _xla_if(config.jit_compile, self._losses_and_gradients)
-    self._d_gradients = _xla_if(config.jit_compile, self._discriminator_gradients)
+    # One replica: XLA compiles the whole step, optimiser updates included. Several replicas: only
+    # forward and backward, since the cross-replica gradient sum must stay outside XLA.
+    whole_step_xla = config.jit_compile and self.strategy.num_replicas_in_sync == 1
+    self._gradients = _xla_if(config.jit_compile and not whole_step_xla, self._losses_and_gradients)
+    self._d_gradients = _xla_if(config.jit_compile and not whole_step_xla, self._discriminator_gradients)
+    self._replica_step = _xla_if(whole_step_xla, self.replica_step)
     self._train_loop = tf.function(self._run_steps)
 
   # ---- the shared step -------------------------------------------------------------------------
@@ -177,7 +181,7 @@ class GANTrainer:
     first_bad_step = tf.constant(-1, tf.int64)
     for _ in tf.range(num_steps):
       batches = tuple(next(iterator) for _ in range(self.config.d_steps))
-      per_replica = self.strategy.run(self.replica_step, args=(batches, self.step.read_value()))
+      per_replica = self.strategy.run(self._replica_step, args=(batches, self.step.read_value()))
       metrics = tf.stack([self.strategy.reduce(tf.distribute.ReduceOp.SUM, m, axis=None)
                           for m in per_replica])
       finite = tf.reduce_all(tf.math.is_finite(metrics))
