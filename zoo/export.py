@@ -10,6 +10,8 @@ import sys
 
 from absl import app, flags
 
+from zoo.cli import quiet_library_logs
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("logdir", None, "Run folder written by zoo.train.", required=True)
 flags.DEFINE_string("out", None, "Output folder.", required=True)
@@ -38,6 +40,7 @@ def export_generator(logdir: str, out: str):
 
 def main(argv):
   del argv
+  quiet_library_logs()
   try:
     paths = export_generator(FLAGS.logdir, FLAGS.out)
   except (ValueError, FileNotFoundError) as e:

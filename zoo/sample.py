@@ -8,6 +8,8 @@ import sys
 
 from absl import app, flags
 
+from zoo.cli import quiet_library_logs
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("logdir", None, "Run folder written by zoo.train.", required=True)
 flags.DEFINE_integer("num", 64, "Number of samples.")
@@ -36,6 +38,7 @@ def write_samples(logdir: str, num: int, out: str, seed: int = 0):
 
 def main(argv):
   del argv
+  quiet_library_logs()
   try:
     samples = write_samples(FLAGS.logdir, FLAGS.num, FLAGS.out, FLAGS.seed)
   except (ValueError, FileNotFoundError) as e:

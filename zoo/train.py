@@ -8,6 +8,8 @@ import sys
 
 from absl import app, flags
 
+from zoo.cli import quiet_library_logs
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "dense_gan", "Registered model name (see zoo/models/__init__.py).")
 flags.DEFINE_string("logdir", None, "Run folder: config, checkpoints, TensorBoard. "
@@ -64,6 +66,7 @@ def build_config():
 
 def main(argv):
   del argv
+  quiet_library_logs()
   from zoo import data, distribute, trainer
   try:
     config = build_config()
@@ -85,6 +88,7 @@ def _evaluator(config):
     return None
   from zoo.metrics import training_evaluator  # imported lazily: it loads a classifier
   return training_evaluator(config)
+
 
 
 if __name__ == "__main__":
