@@ -56,7 +56,7 @@ def test_committed_classifier_is_small_and_records_its_accuracy(dataset):
 def test_committed_classifier_reaches_its_recorded_accuracy(dataset):
   images, labels = classifier_lib.labelled_split(dataset, "test", DATA_DIR, download=False)
   model = classifier_lib.load_classifier(dataset)
-  accuracy = classifier_lib.test_accuracy(model, images, labels)
+  accuracy = classifier_lib.measure_accuracy(model, images, labels)
   assert accuracy == pytest.approx(classifier_lib.read_sidecar(dataset)["test_accuracy"], abs=1e-3)
 
 
@@ -141,7 +141,8 @@ def test_training_evaluator_and_the_evaluate_cli_on_a_tiny_run(tmp_path, cache):
       "data_dir": DATA_DIR, "train_split": "train[:512]", "steps": 50, "batch_size": 32,
       "steps_per_call": 25, "log_every": 25, "image_every": 50, "checkpoint_every": 50,
       "eval_every": 50, "eval_samples": 300})
-  last = trainer.fit(config, download=False, evaluator=evaluation.training_evaluator(config), log=lambda _: None)
+  last = trainer.fit(config, download=False, evaluator=evaluation.training_evaluator(config),
+                     log=lambda _: None)
   assert {"eval/fid", "eval/kid", "eval/precision", "eval/recall", "eval/mode_coverage"} <= set(last)
 
   result = run_module("zoo.evaluate", f"--logdir={logdir}", "--num_samples=300",

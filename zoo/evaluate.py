@@ -78,7 +78,8 @@ def format_table(record) -> str:
   rows = [(name, f"{value:.4f}" if isinstance(value, float) else str(value))
           for name, value in record["metrics"].items()]
   width = max(len(name) for name, _ in rows)
-  header = f"{record.get('model', record.get('npz'))} vs {record['reference']} ({record['num_samples']} samples)"
+  scored = record.get("model", record.get("npz"))
+  header = f"{scored} vs {record['reference']} ({record['num_samples']} samples)"
   return "\n".join([header] + [f"  {name:<{width}}  {value}" for name, value in rows])
 
 

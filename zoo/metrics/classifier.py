@@ -132,22 +132,23 @@ def train_classifier(dataset: str, data_dir=None, seed: int = 0, download: bool 
   model = _training_model(classifier)
   model.compile(optimizer=keras.optimizers.Adam(schedule),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-  model.fit(train_x.astype(np.float32), train_y, batch_size=BATCH_SIZE, epochs=epochs, shuffle=True, verbose=2)
-  accuracy = test_accuracy(classifier, test_x, test_y)
+  model.fit(train_x.astype(np.float32), train_y, batch_size=BATCH_SIZE, epochs=epochs, shuffle=True,
+            verbose=2)
+  accuracy = measure_accuracy(classifier, test_x, test_y)
   log(f"{dataset}: test accuracy {accuracy:.4f}")
   return classifier, accuracy
 
 
-def test_accuracy(model, images, labels) -> float:
+def measure_accuracy(model, images, labels) -> float:
   logits = model.predict(images, batch_size=1000, verbose=0)
   return float(np.mean(np.argmax(logits, axis=1) == labels))
 
 
 def save_classifier(model, dataset: str, accuracy: float, seed: int, seconds: float) -> None:
-  os.makedirs(CLASSIFIER_DIR, exist_ok=True)
-  model.save_weights(weights_path(dataset))
   import keras
   import tensorflow as tf
+  os.makedirs(CLASSIFIER_DIR, exist_ok=True)
+  model.save_weights(weights_path(dataset))
   record = {
       "dataset": dataset,
       "test_accuracy": round(accuracy, 4),
@@ -171,11 +172,12 @@ def save_classifier(model, dataset: str, accuracy: float, seed: int, seconds: fl
 def main(argv):
   del argv
   from absl import flags
+  from zoo import data
   options = flags.FLAGS
   began = time.time()
   try:
     model, accuracy = train_classifier(options.dataset, options.data_dir, options.seed, options.download)
-  except ValueError as e:
+  except (ValueError, data.DataUnavailableError) as e:
     sys.exit(f"error: {e}")
   required = REQUIRED_ACCURACY[options.dataset]
   if accuracy < required:
