@@ -5,8 +5,8 @@
   python -m zoo.evaluate --logdir=runs/dense_gan_mnist
   python experiments/results_card.py runs/dense_gan_mnist [more run folders]
 
-Reads config.json and eval.json; the wall time is the span of the run's TensorBoard events (first to
-last training summary), so it is measured by the run itself. Prints one markdown row per run.
+Reads config.json and eval.json; the wall time is the span of the run's TensorBoard events, so it is
+measured by the run itself. Prints one markdown row per run.
 """
 import glob
 import json
@@ -19,11 +19,15 @@ HEADER = ("| model | dataset | FID | KID | precision | recall | coverage | image
 
 
 def training_wall_seconds(logdir):
-  """Seconds from the first to the last event of the run's TensorBoard files (resumes included)."""
+  """Seconds from the opening of the run's first TensorBoard file to its last summary.
+
+  Each file starts with a version record written when the trainer opens it, just before the loop, so
+  this spans the training loop (and any resumes), not the process start-up.
+  """
   import tensorflow as tf
-  times = [event.wall_time
-           for path in glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
-           for event in tf.compat.v1.train.summary_iterator(path) if event.HasField("summary")]
+  paths = glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
+  times = [tf.compat.v1.Event.FromString(record.numpy()).wall_time
+           for record in tf.data.TFRecordDataset(paths)] if paths else []
   if not times:
     raise ValueError(f"No TensorBoard events in {logdir}: was it trained by zoo.train?")
   return max(times) - min(times)
