@@ -44,4 +44,4 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
   step = int(tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints")).rsplit("-", 1)[1])
   assert 5 <= step < 1000000
   resumed = run_module("zoo.train", *QUICK_FLAGS, f"--logdir={logdir}", f"--steps={step + 5}", check=True)
-  assert f"Resumed from" in resumed.stdout and f"step {step + 5}/{step + 5}" in resumed.stdout
+  assert "Resumed from" in resumed.stdout and f"step {step + 5}/{step + 5}" in resumed.stdout

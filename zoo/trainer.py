@@ -11,7 +11,7 @@ resume bit-exactly.
 import contextlib
 import os
 import signal
-import sys
+import threading
 import time
 
 import keras
@@ -229,7 +229,6 @@ class _SignalCatcher:
 
 
 def _in_main_thread():
-  import threading
   return threading.current_thread() is threading.main_thread()
 
 
