@@ -123,7 +123,7 @@ class GANTrainer:
   def _regularization(self, model):
     if not model.losses:
       return 0.0
-    return tf.nn.scale_regularization_loss(tf.add_n([tf.cast(l, tf.float32) for l in model.losses]))
+    return tf.nn.scale_regularization_loss(tf.add_n([tf.cast(loss, tf.float32) for loss in model.losses]))
 
   def _discriminator_losses(self, real, z, global_batch_size):
     fake = self.generator(z, training=True)
