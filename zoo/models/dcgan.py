@@ -24,8 +24,8 @@ DEFAULTS = {
     "d_learning_rate": 2e-4,
     "beta_1": 0.5,
     "pixel_range": "symmetric",       # tanh output in [-1, 1]
-    "steps": 1500,                    # ~1.6 MNIST epochs, ~18 min here (docs/dcgan.md)
-    "precision": "mixed_bfloat16",    # 1.3-1.4x faster than float32 on this AMX-BF16 CPU
+    "steps": 1000,                    # ~1 MNIST epoch; wall time on this CPU in docs/dcgan.md
+    "precision": "mixed_bfloat16",    # faster than float32 on CPUs with AMX-BF16 (docs/performance.md)
     "steps_per_call": 10,
     "log_every": 50,
     "image_every": 100,               # frames of the training-progress GIF
