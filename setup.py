@@ -6,6 +6,8 @@ setup(
     version="0.1.0",
     description="GAN model zoo on one shared tf.distribute trainer, with offline evaluation",
     packages=find_packages(include=["zoo", "zoo.*"]),
+    # The domain classifiers behind the offline FID ship with the package.
+    package_data={"zoo.metrics": ["classifiers/*"]},
     python_requires=">=3.10",
     install_requires=[
         # tensorflow-cpu keeps CI and CPU machines light; GPU users install `tensorflow[and-cuda]` instead.
