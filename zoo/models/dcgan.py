@@ -32,11 +32,16 @@ DEFAULTS = {
     "checkpoint_every": 500,
 }
 
+# --model_option=name=value. Dropout can be switched off to compare replica counts exactly (Keras
+# draws each replica's mask from the same seed state, so 2 replicas draw different masks than 1).
+OPTIONS = {
+    "discriminator_dropout": 0.3,     # the article's Dropout(0.3) after each D convolution
+    "generator_l2": 0.01,             # the article's kernel_regularizer=l2(0.01)
+}
+
 SEED_SIZE = 4                  # the generator starts from a 4x4 feature map
 SEED_FILTERS = 512
-L2_WEIGHT = 0.01               # the article's kernel_regularizer=l2(0.01)
 D_FILTERS = (64, 128)
-D_DROPOUT_RATE = 0.3
 LEAKY_SLOPE = 0.2
 
 
@@ -60,13 +65,14 @@ def build_generator(config, image_shape):
   height, width, channels = image_shape
   if height != width:
     raise ValueError(f"dcgan needs square images, got {height}x{width}.")
+  l2 = config.options["generator_l2"]
   z = keras.Input([config.latent_dim], name="z")
   x = layers.Dense(SEED_SIZE * SEED_SIZE * SEED_FILTERS, activation="relu",
-                   kernel_regularizer=keras.regularizers.l2(L2_WEIGHT))(z)
+                   kernel_regularizer=keras.regularizers.l2(l2))(z)
   x = layers.Reshape((SEED_SIZE, SEED_SIZE, SEED_FILTERS))(x)  # [B, 4, 4, 512]
   for filters in upsampling_filters(height):
     x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same",
-                               kernel_regularizer=keras.regularizers.l2(L2_WEIGHT))(x)
+                               kernel_regularizer=keras.regularizers.l2(l2))(x)
     x = _batch_norm()(x)
     x = layers.Activation("relu")(x)
   x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same")(x)  # [B, H, W, C]
@@ -74,9 +80,8 @@ def build_generator(config, image_shape):
   return keras.Model(z, images, name="dcgan_generator")
 
 
-def build_discriminator(config, image_shape, dropout_rate=D_DROPOUT_RATE):
-  """`dropout_rate` is a parameter so tests can switch dropout off (see docs/dcgan.md)."""
-  del config
+def build_discriminator(config, image_shape):
+  dropout_rate = config.options["discriminator_dropout"]
   images = keras.Input(image_shape, name="images")
   x = images
   for filters in D_FILTERS:
@@ -93,5 +98,6 @@ SPEC = register(ModelSpec(
     build_generator=build_generator,
     build_discriminator=build_discriminator,
     defaults=DEFAULTS,
+    options=OPTIONS,
     description="DCGAN, 64x64 by default (article 003)",
 ))
