@@ -1,4 +1,5 @@
 """Shared test setup: two logical CPU devices (for 1- vs 2-replica tests) and the offline data dir."""
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -28,3 +29,13 @@ def data_dir():
 
 def two_cpus():
   return [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
+
+
+@functools.lru_cache(maxsize=None)
+def two_replica_strategy():
+  """One MirroredStrategy over two CPUs for the whole session.
+
+  Each strategy numbers its collective ops from the same start, and the process keeps the shapes of
+  finished collectives, so a second strategy's synchronized BatchNorm would collide with the first's.
+  """
+  return tf.distribute.MirroredStrategy(two_cpus())

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import two_cpus
+from tests.conftest import two_replica_strategy
 from zoo import config as config_lib
 from zoo import trainer as trainer_lib
 
@@ -55,7 +55,7 @@ def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir):
   initial = (reference.generator.get_weights(), reference.discriminator.get_weights())
   batch = real_batch(data_dir)
   one_metrics, one = _one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), config, batch, initial)
-  two_metrics, two = _one_step(tf.distribute.MirroredStrategy(two_cpus()), config, batch, initial)
+  two_metrics, two = _one_step(two_replica_strategy(), config, batch, initial)
   for a, b in zip(one, two):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
   for name in one_metrics:

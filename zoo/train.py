@@ -74,6 +74,8 @@ def main(argv):
     if FLAGS.deterministic:
       tf.config.experimental.enable_op_determinism()
     strategy = distribute.make_strategy(config.strategy, config.tpu)
+    print(f"Training {config.model} on {config.dataset} with --strategy={config.strategy} "
+          f"({strategy.num_replicas_in_sync} replica(s)) into {config.logdir}", flush=True)
     evaluator = _evaluator(config)
     trainer.fit(config, strategy, download=FLAGS.download, evaluator=evaluator)
   except (ValueError, FileNotFoundError, data.DataUnavailableError, trainer.NonFiniteLossError) as e:
