@@ -42,6 +42,10 @@ BENCHMARKS = {
                       "jit_compile": True},
             "+ bf16 (instead of XLA)": {**_FLOAT32_ONE_STEP, "steps_per_call": 20,
                                         "joint_discriminator_pass": True, "precision": "mixed_bfloat16"},
+            "+ bf16 and XLA": {**_FLOAT32_ONE_STEP, "steps_per_call": 20, "joint_discriminator_pass": True,
+                               "precision": "mixed_bfloat16", "jit_compile": True},
+            "bf16, XLA, separate D passes": {**_FLOAT32_ONE_STEP, "steps_per_call": 20,
+                                             "precision": "mixed_bfloat16", "jit_compile": True},
         }),
     "tutorial_dcgan": dict(
         data=dict(batch_size=256),
@@ -49,10 +53,9 @@ BENCHMARKS = {
         cases={
             "zoo float32": _FLOAT32_ONE_STEP,
             "+ bf16": {**_FLOAT32_ONE_STEP, "precision": "mixed_bfloat16"},
-            "+ joint D pass": {**_FLOAT32_ONE_STEP, "precision": "mixed_bfloat16",
+            "+ 4 steps/call": {**_FLOAT32_ONE_STEP, "precision": "mixed_bfloat16", "steps_per_call": 4},
+            "+ joint D pass": {**_FLOAT32_ONE_STEP, "precision": "mixed_bfloat16", "steps_per_call": 4,
                                "joint_discriminator_pass": True},
-            "+ 4 steps/call": {**_FLOAT32_ONE_STEP, "precision": "mixed_bfloat16",
-                               "joint_discriminator_pass": True, "steps_per_call": 4},
         }),
     "dcgan": dict(
         data=dict(dataset="mnist", batch_size=64, image_size=64),

@@ -13,7 +13,11 @@ from tests.helpers import QUICK_FLAGS, run_module
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
   logdir = str(tmp_path_factory.mktemp("run"))
-  result = run_module("zoo.train", *QUICK_FLAGS, f"--logdir={logdir}", "--steps=10", check=True)
+  flagfile = os.path.join(logdir, "run.flags")  # flags from a file, as users keep experiments
+  with open(flagfile, "w") as f:
+    f.write("\n".join(QUICK_FLAGS))
+  result = run_module("zoo.train", f"--flagfile={flagfile}", f"--logdir={logdir}", "--steps=10",
+                      check=True)
   assert "step 10/10" in result.stdout
   return logdir
 
