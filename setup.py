@@ -13,6 +13,8 @@ setup(
         # tensorflow-cpu keeps CI and CPU machines light; GPU users install `tensorflow[and-cuda]` instead.
         "tensorflow-cpu>=2.16",
         "tensorflow-datasets>=4.9",
+        # TFDS 4.9 imports it when it prepares a dataset (downloads), though its metadata omits it.
+        "importlib_resources",
         "tensorboard",
         "numpy",
         "matplotlib",
