@@ -177,3 +177,17 @@ def test_celeb_a_offline_without_prepared_data_names_data_dir(tmp_path):
   config = resolved(tmp_path / "run", data_dir=str(tmp_path))
   with pytest.raises(data.DataUnavailableError, match="--data_dir"):
     data.training_batches(config, download=False)
+
+
+def test_discriminator_learns_against_a_frozen_generator(tmp_path, data_dir):
+  # Rules out a D that cannot learn as the cause of the collapse at the defaults (docs/dcgan.md).
+  config = mnist_config(tmp_path, data_dir, batch_size=32, g_learning_rate=0.0)
+  trainer = trainer_lib.GANTrainer(config)
+  batch = next(iter(data.training_batches(config)))
+  batches = iter(trainer.strategy.experimental_distribute_dataset(
+      tf.data.Dataset.from_tensors(batch).repeat()))
+  first, _ = trainer.train_steps(batches, 5)  # means over a call's steps
+  trainer.train_steps(batches, 30)
+  later, _ = trainer.train_steps(batches, 5)
+  assert later["d_loss"] < 0.3 * first["d_loss"], (first, later)
+  assert later["d_real"] > 0.9 and later["d_fake"] < 0.2, later
