@@ -179,6 +179,7 @@ def test_celeb_a_offline_without_prepared_data_names_data_dir(tmp_path):
     data.training_batches(config, download=False)
 
 
+@pytest.mark.slow
 def test_discriminator_learns_against_a_frozen_generator(tmp_path, data_dir):
   # Rules out a D that cannot learn as the cause of the collapse at the defaults (docs/dcgan.md).
   config = mnist_config(tmp_path, data_dir, batch_size=32, g_learning_rate=0.0)
