@@ -34,7 +34,9 @@ class TrainConfig:
   beta_1: float = 0.5
   beta_2: float = 0.999
   d_steps: int = 1                  # discriminator updates per generator update
-  joint_discriminator_pass: bool = True  # score real and fake in one D call (no BN in D)
+  # Score real and fake in one D call. It saves a call but G's gradient then also flows back through
+  # the real half: a loss for convolutional D on CPU (docs/performance.md). Not for D with BatchNorm.
+  joint_discriminator_pass: bool = True
   pixel_range: str = "unit"         # unit: [0, 1]; symmetric: [-1, 1]
   image_size: int = 0               # 0: the dataset's own size
   shuffle_buffer: int = 10000

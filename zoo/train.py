@@ -29,6 +29,8 @@ flags.DEFINE_integer("steps_per_call", None, "Training steps per compiled call."
 flags.DEFINE_boolean("jit_compile", None, "Compile the forward/backward pass with XLA.")
 flags.DEFINE_enum("precision", None, ["float32", "mixed_bfloat16", "mixed_float16"],
                   "Compute dtype policy; variables and losses stay float32.")
+flags.DEFINE_boolean("joint_discriminator_pass", None, "Score real and fake in one D call (faster for "
+                     "cheap D; conv D is faster with false, see docs/performance.md).")
 flags.DEFINE_integer("latent_dim", None, "Size of z.")
 flags.DEFINE_float("g_learning_rate", None, "Generator Adam learning rate.")
 flags.DEFINE_float("d_learning_rate", None, "Discriminator Adam learning rate.")
