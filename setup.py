@@ -20,6 +20,8 @@ setup(
         "matplotlib",
         "pillow",
         "absl-py",
+        # The entropy coder behind compression_gan's bitstreams (tensorflow-compression has no TF 2.21 build).
+        "constriction",
     ],
     extras_require={"test": ["pytest"]},
 )

@@ -1,18 +1,58 @@
-"""The one place where models are registered by name and looked up by `--model`."""
+"""The one place where models are registered by name and looked up by `--model`.
+
+An unconditional GAN only gives its two network builders and defaults. Models whose generator does
+not map noise to images (a codec, an image-to-image model) or that train something first (a pretrained
+autoencoder) fill in the optional hooks below; the shared trainer calls them and has no model-specific
+branches.
+"""
 import dataclasses
-from typing import Any, Callable, Dict, Mapping
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from zoo import losses
+
+
+def noise_input(batch, z):
+  return z
+
+
+def images_only(batch, images):
+  return images
+
+
+@dataclasses.dataclass(frozen=True)
+class Pretraining:
+  """A supervised phase that runs before adversarial training, on the same loop and checkpoint.
+
+  `build(config, image_shape)` returns a Keras model of the batch's real images; `loss(real, outputs)`
+  returns per-example losses [B]; `initialize_generator(config, pretrained, generator)` runs once, when
+  the adversarial phase starts (e.g. copies a decoder's weights into the generator). The phase length and
+  learning rate are model options named by `steps_option` and `learning_rate_option`. Its validation
+  loss is measured on the first `validation_examples` images of `validation_split`.
+  """
+  name: str
+  build: Callable[[Any, tuple], Any]
+  loss: Callable[[Any, Any], Any]
+  initialize_generator: Callable[[Any, Any, Any], None]
+  steps_option: str = "pretrain_steps"
+  learning_rate_option: str = "pretrain_learning_rate"
+  validation_split: str = "test"
+  validation_examples: int = 2000
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
   """Everything the shared trainer needs to know about one GAN family.
 
-  `build_generator(config, image_shape)` returns a Keras model mapping z [B, latent_dim] to images
-  [B, H, W, C] in the model's `pixel_range`; `build_discriminator(config, image_shape)` maps images to
-  logits [B, 1]. Losses take logits and return per-example losses [B]; the trainer reduces them over
-  the global batch.
+  `build_generator(config, image_shape)` returns a Keras model mapping `generator_input(batch, z)` to
+  images [B, H, W, C] in the model's `pixel_range`, or to a dict holding them under "images" next to
+  other outputs (e.g. a codec's estimated bits). `build_discriminator(config, image_shape)` maps
+  `discriminator_input(batch, images)` to logits [B, 1]. Losses take logits and return per-example
+  losses [B]; the trainer reduces them over the global batch.
+
+  A training batch is a dict whose "real" entry holds the real images. `prepare_batch(config, real,
+  seed)` runs in the input pipeline on each global batch and may add entries (e.g. a degraded copy);
+  `seed` is a stateless-RNG seed [2] that depends only on (config.seed, batch index), so the batch is
+  the same on any number of replicas and after a resume.
   """
   name: str
   build_generator: Callable[[Any, tuple], Any]
@@ -24,6 +64,23 @@ class ModelSpec:
   generator_loss: Callable = losses.non_saturating_generator_loss
   discriminator_loss: Callable = losses.non_saturating_discriminator_loss
   description: str = ""
+  # ---- hooks for models beyond z -> image (the defaults describe an unconditional GAN) ----
+  prepare_batch: Optional[Callable[[Any, Any, Any], Dict[str, Any]]] = None
+  generator_input: Callable[[Dict[str, Any], Any], Any] = noise_input
+  discriminator_input: Callable[[Dict[str, Any], Any], Any] = images_only
+  # (config, batch, generator_outputs) -> {name: per-example loss [B]}, already weighted; added to the
+  # generator's loss and logged as train/<name>. `generator_terms` names them, in logging order.
+  extra_generator_losses: Optional[Callable[[Any, Dict[str, Any], Any], Dict[str, Any]]] = None
+  generator_terms: Tuple[str, ...] = ()
+  # (batch, generated images) -> list of image batches [N, H, W, C] in pixel range, one grid row each
+  # (e.g. [degraded, restored, original]); the default shows the generated images alone.
+  grid_rows: Optional[Callable[[Dict[str, Any], Any], list]] = None
+  pretraining: Optional[Pretraining] = None
+
+  @property
+  def samples_from_noise(self) -> bool:
+    """True when the generator needs nothing but noise, so `zoo.sample` can draw from it."""
+    return self.generator_input is noise_input
 
 
 _MODELS: Dict[str, ModelSpec] = {}
