@@ -13,12 +13,16 @@ def test_psnr_matches_its_definition():
   assert np.all(fidelity.psnr(a, a) == 100.0)
 
 
-def test_ssim_is_one_for_identical_images_and_lower_for_noisy_ones():
+def test_ssim_is_one_for_identical_images_and_falls_with_more_noise():
   rng = np.random.default_rng(0)
-  a = rng.integers(0, 256, [2, 28, 28, 1], dtype=np.uint8)
-  noisy = np.clip(a.astype(int) + rng.integers(-60, 60, a.shape), 0, 255).astype(np.uint8)
+  a = np.tile(np.linspace(0, 255, 28).astype(np.uint8)[None, None, :, None], [2, 28, 1, 1])
+
+  def noisy(amplitude):
+    return np.clip(a.astype(int) + rng.integers(-amplitude, amplitude + 1, a.shape), 0, 255).astype(np.uint8)
+
   np.testing.assert_allclose(fidelity.ssim(a, a), 1.0, atol=1e-5)
-  assert np.all(fidelity.ssim(a, noisy) < 0.9)
+  assert np.all(fidelity.ssim(a, noisy(80)) < fidelity.ssim(a, noisy(10)))
+  assert np.all(fidelity.ssim(a, noisy(10)) < 0.99)
 
 
 def test_bad_inputs_are_rejected():
