@@ -1,0 +1,107 @@
+"""`autoencoder_gan` (article 002): shapes, parameter counts, the decoder copy, the loss, and both phases."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo import config as config_lib
+from zoo import data
+from zoo.models import autoencoder_gan
+
+MNIST_SHAPE = (28, 28, 1)
+
+
+def resolved(tmp_path, **overrides):
+  return config_lib.resolve("autoencoder_gan", str(tmp_path), overrides)
+
+
+def real_images(data_dir, count=64):
+  images = data.load_images("mnist", "train[:512]", data_dir).batch(count).take(1).get_single_element()
+  return data.to_model_range(images, "unit")  # [count, 28, 28, 1] in [0, 1]
+
+
+def decoder_weights(model):
+  return {name: [v.numpy() for v in model.get_layer(name).weights]
+          for name in autoencoder_gan.DECODER_LAYER_NAMES}
+
+
+def test_encoder_takes_28x28_to_7x7_and_the_decoder_brings_it_back():
+  images = tf.random.uniform((3,) + MNIST_SHAPE, seed=1)
+  code = autoencoder_gan.build_encoder(MNIST_SHAPE)(images)
+  assert code.shape == (3, 7, 7, 128)
+  reconstructed = autoencoder_gan.build_decoder(MNIST_SHAPE)(code).numpy()
+  assert reconstructed.shape == (3,) + MNIST_SHAPE
+  assert reconstructed.min() >= 0.0 and reconstructed.max() <= 1.0
+
+
+def test_generator_reuses_the_decoder_layout_and_d_returns_a_logit(tmp_path):
+  config = resolved(tmp_path)
+  generator = autoencoder_gan.build_generator(config, MNIST_SHAPE)
+  decoder = autoencoder_gan.build_decoder(MNIST_SHAPE)
+  for name in autoencoder_gan.DECODER_LAYER_NAMES:
+    assert generator.get_layer(name).get_config()["filters"] == decoder.get_layer(name).get_config()["filters"]
+  discriminator = autoencoder_gan.build_discriminator(config, MNIST_SHAPE)
+  assert discriminator(tf.zeros((2,) + MNIST_SHAPE)).shape == (2, 1)
+  assert discriminator.layers[-1].activation is keras.activations.linear  # the sigmoid is in the loss
+
+
+def test_parameter_counts_match_the_articles_layers(tmp_path):
+  config = resolved(tmp_path)
+  # Hand-counted: Conv/ConvT k*k*in*out + out; the stride-2 fix changes no count.
+  encoder = 9 * 1 * 32 + 32 + 9 * 32 * 64 + 64 + 9 * 64 * 128 + 128
+  decoder = 9 * 128 * 64 + 64 + 9 * 64 * 32 + 32 + 9 * 32 * 1 + 1
+  assert autoencoder_gan.build_autoencoder(config, MNIST_SHAPE).count_params() == encoder + decoder
+  assert autoencoder_gan.build_generator(config, MNIST_SHAPE).count_params() == 100 * 6272 + 6272 + decoder
+  d_params = 9 * 1 * 64 + 64 + 9 * 64 * 128 + 128 + 28 * 28 * 128 + 1  # no stride: Flatten of 28x28x128
+  assert autoencoder_gan.build_discriminator(config, MNIST_SHAPE).count_params() == d_params
+
+
+def test_image_sides_must_be_multiples_of_four(tmp_path):
+  with pytest.raises(ValueError, match="multiples of 4"):
+    autoencoder_gan.build_generator(resolved(tmp_path), (30, 30, 1))
+
+
+def test_reconstruction_loss_is_per_example_binary_cross_entropy():
+  real = tf.concat([tf.ones((1,) + MNIST_SHAPE), tf.zeros((1,) + MNIST_SHAPE)], 0)
+  reconstructed = tf.concat([tf.fill((1,) + MNIST_SHAPE, 0.5), tf.fill((1,) + MNIST_SHAPE, 0.9)], 0)
+  loss = autoencoder_gan.reconstruction_loss(real, reconstructed).numpy()
+  np.testing.assert_allclose(loss, [np.log(2.0), -np.log(0.1)], rtol=1e-5)
+
+
+@pytest.mark.parametrize("init_from_decoder", [True, False])
+def test_pretrained_decoder_weights_land_in_the_generator(tmp_path, init_from_decoder):
+  config = resolved(tmp_path, options={"init_from_decoder": init_from_decoder})
+  keras.utils.set_random_seed(0)
+  autoencoder = autoencoder_gan.build_autoencoder(config, MNIST_SHAPE)
+  generator = autoencoder_gan.build_generator(config, MNIST_SHAPE)
+  for variable in autoencoder.get_layer("decoder").weights:  # stand-in for training: biases leave zero too
+    variable.assign(tf.random.normal(variable.shape, seed=7))
+  dense_before = generator.layers[1].get_weights()
+  autoencoder_gan.initialize_generator(config, autoencoder, generator)
+  source = decoder_weights(autoencoder.get_layer("decoder"))
+  target = decoder_weights(generator)
+  for name in autoencoder_gan.DECODER_LAYER_NAMES:
+    for s, t in zip(source[name], target[name]):
+      assert np.array_equal(s, t) == init_from_decoder, name
+  for before, after in zip(dense_before, generator.layers[1].get_weights()):
+    np.testing.assert_array_equal(before, after)  # the Dense seed layer has no pretrained counterpart
+
+
+def test_autoencoder_loss_falls_on_a_small_batch(data_dir):
+  """Phase 1's learning signal, outside the trainer: 30 Adam steps on one batch of real digits."""
+  keras.utils.set_random_seed(0)
+  autoencoder = autoencoder_gan.build_autoencoder(None, MNIST_SHAPE)
+  optimizer = keras.optimizers.Adam(autoencoder_gan.OPTIONS["pretrain_learning_rate"])
+  batch = real_images(data_dir)
+
+  @tf.function
+  def step():
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(autoencoder_gan.reconstruction_loss(batch, autoencoder(batch, training=True)))
+    optimizer.apply_gradients(zip(tape.gradient(loss, autoencoder.trainable_variables),
+                                  autoencoder.trainable_variables))
+    return loss
+  first = float(step())
+  for _ in range(29):
+    last = float(step())
+  assert last < 0.6 * first, (first, last)
