@@ -39,7 +39,9 @@ def test_generator_reuses_the_decoder_layout_and_d_returns_a_logit(tmp_path):
   generator = autoencoder_gan.build_generator(config, MNIST_SHAPE)
   decoder = autoencoder_gan.build_decoder(MNIST_SHAPE)
   for name in autoencoder_gan.DECODER_LAYER_NAMES:
-    assert generator.get_layer(name).get_config()["filters"] == decoder.get_layer(name).get_config()["filters"]
+    g_layer, d_layer = generator.get_layer(name), decoder.get_layer(name)
+    assert type(g_layer) is type(d_layer)
+    assert g_layer.get_config()["filters"] == d_layer.get_config()["filters"]
   discriminator = autoencoder_gan.build_discriminator(config, MNIST_SHAPE)
   assert discriminator(tf.zeros((2,) + MNIST_SHAPE)).shape == (2, 1)
   assert discriminator.layers[-1].activation is keras.activations.linear  # the sigmoid is in the loss
