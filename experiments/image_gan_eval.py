@@ -1,0 +1,229 @@
+"""Scores image_gan against classical filters and a task VAE on the 10,000 test images, for docs/image_gan.md.
+
+First train one GAN per dataset and task (about 6 min each on the shared 2-core CPU, 36 min for all six):
+
+  for d in mnist fashion_mnist; do for t in denoise inpaint superres; do
+    python -m zoo.train --model=image_gan --task=$t --dataset=$d --data_dir=../shared/tensorflow_datasets \
+        --logdir=runs/image_gan_${t}_$d; done; done
+
+then
+
+  python -m experiments.image_gan_eval --data_dir=../shared/tensorflow_datasets     # ~15 min
+
+which trains the VAEs it does not find in runs/image_gan_vae_<task>_<dataset> (about 2 min each; only
+them: `--only_vae`), degrades the test split once per task (seed TEST_SEED, quantised to uint8), restores
+it with every method, and scores each restoration with PSNR, SSIM (zoo.metrics.fidelity) and classifier
+FID (zoo.metrics.evaluate_images). Writes runs/image_gan_eval/<dataset>_<task>.json,
+docs/figures/image_gan_<dataset>_<task>.png, and prints the table of docs/image_gan.md and the
+results-card rows of docs/results.md. The expected numbers are in docs/image_gan.md.
+"""
+import json
+import os
+import sys
+import time
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data_dir", None, "TFDS data_dir with prepared mnist and fashion_mnist.")
+flags.DEFINE_list("datasets", ["mnist", "fashion_mnist"], "Datasets to score.")
+flags.DEFINE_list("tasks", ["denoise", "inpaint", "superres"], "Tasks to score.")
+flags.DEFINE_string("runs_dir", "runs", "Where the GAN runs are and the VAEs and scores go.")
+flags.DEFINE_string("out_dir", "docs/figures", "Where the figures go.")
+flags.DEFINE_boolean("only_vae", False, "Only train the missing VAEs.")
+
+TEST_SEED = 2024         # the degradation of the test split, the same for every method
+FIGURE_EXAMPLES = 6      # rows of each figure: the first test images
+
+
+def gan_logdir(task, dataset):
+  return os.path.join(FLAGS.runs_dir, f"image_gan_{task}_{dataset}")
+
+
+def degradation_settings():
+  """image_gan's default degradation options, which the VAE and the test set use too."""
+  from zoo.models import image_gan
+  return {name: image_gan.OPTIONS[name] for name in ("noise_sigma", "mask_size", "scale")}
+
+
+def ensure_vae(dataset, task):
+  """The task VAE of `runs/image_gan_vae_<task>_<dataset>`, trained first if it is not there."""
+  from zoo import baselines
+  from zoo.models import image_gan
+  config = baselines.VAEConfig(dataset=dataset, task=task, data_dir=FLAGS.data_dir,
+                               steps=image_gan.DEFAULTS["steps"],
+                               batch_size=image_gan.DEFAULTS["batch_size"], **degradation_settings())
+  directory = os.path.join(FLAGS.runs_dir, f"image_gan_vae_{task}_{dataset}")
+  model = baselines.load_vae(directory, config)
+  if model is None:
+    model, record = baselines.train_vae(config, log=lambda line: print(line, flush=True))
+    baselines.save_vae(model, config, record, directory)
+  return model
+
+
+def load_gan(task, dataset):
+  from zoo import restore
+  logdir = gan_logdir(task, dataset)
+  if not os.path.exists(os.path.join(logdir, "config.json")):
+    raise FileNotFoundError(f"No GAN run in {logdir}; train it with: python -m zoo.train --model=image_gan "
+                            f"--task={task} --dataset={dataset} --data_dir=... --logdir={logdir}")
+  generator, config = restore.load_restorer(logdir)
+  settings = {name: config.options[name] for name in degradation_settings()}
+  if config.options["task"] != task or settings != degradation_settings():
+    raise ValueError(f"{logdir} was trained on task {config.options['task']} with {settings}; this script "
+                     f"scores task {task} with the defaults {degradation_settings()}.")
+  return generator, config
+
+
+def degraded_test_set(dataset, task):
+  """(originals, degraded) uint8 [10000, H, W, C] of the test split."""
+  import tensorflow as tf
+  from zoo import data, degradations
+  from zoo.metrics import features
+  originals = features.load_split_images(dataset, "test", FLAGS.data_dir, True)
+  degraded = degradations.degrade(tf.cast(originals, tf.float32) / 255.0, [TEST_SEED, 0], task,
+                                  **degradation_settings())
+  return originals, data.to_uint8(degraded, "unit").numpy()
+
+
+def restorations(dataset, task, degraded, mean_image):
+  """{method: uint8 restorations}, in table order: classical first, then VAE and GAN."""
+  from zoo import baselines, restore
+  methods = {}
+  if task == "denoise":
+    methods["noisy input"] = degraded
+    size = baselines.MEDIAN_SIZE
+    methods[f"median filter {size}x{size}"] = baselines.median_filter(degraded)
+    methods[f"Gaussian filter sigma {baselines.GAUSSIAN_SIGMA:g}"] = baselines.gaussian_filter(degraded)
+  elif task == "inpaint":
+    methods["masked input"] = degraded
+    methods["mean fill"] = baselines.mean_fill(degraded, mean_image)
+  else:
+    methods["bicubic (the input)"] = degraded
+  methods["VAE"] = baselines.vae_restore(ensure_vae(dataset, task), degraded)
+  generator, config = load_gan(task, dataset)
+  methods["GAN"] = restore.restore_images(generator, config, degraded)
+  return methods
+
+
+def score(originals, restored, dataset):
+  from zoo.metrics import evaluate_images, fidelity
+  metrics = evaluate_images(restored, dataset, data_dir=FLAGS.data_dir)
+  return {"psnr": float(fidelity.psnr(originals, restored).mean()),
+          "ssim": float(fidelity.ssim(originals, restored).mean()),
+          **{name: float(metrics[name]) for name in ("fid", "kid", "kid_std", "precision", "recall",
+                                                     "modes_covered")}}
+
+
+def low_resolution_view(originals, scale):
+  """What superres starts from, shown as blocks (nearest upsampling) rather than its bicubic input."""
+  import numpy as np
+  import tensorflow as tf
+  from zoo import data, degradations
+  small = degradations.downsample(tf.cast(originals, tf.float32) / 255.0, scale)
+  return np.repeat(np.repeat(data.to_uint8(small, "unit").numpy(), scale, axis=1), scale, axis=2)
+
+
+def plot_rows(columns, title, path):
+  """One row per example: columns = {label: uint8 images}, left to right."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  labels = list(columns)
+  figure, axes = plt.subplots(FIGURE_EXAMPLES, len(labels), figsize=(1.25 * len(labels),
+                                                                    1.25 * FIGURE_EXAMPLES + 0.5))
+  for column, label in enumerate(labels):
+    for row in range(FIGURE_EXAMPLES):
+      axis = axes[row, column]
+      image = columns[label][row]
+      axis.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=255)
+      axis.set_xticks([])
+      axis.set_yticks([])
+    axes[0, column].set_title(label, fontsize=7)
+  figure.suptitle(title, fontsize=9)
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+
+
+def evaluate_task(dataset, task, mean_image):
+  began = time.time()
+  originals, degraded = degraded_test_set(dataset, task)
+  methods = restorations(dataset, task, degraded, mean_image)
+  scores = {method: score(originals, restored, dataset) for method, restored in methods.items()}
+  for method, values in scores.items():
+    print(f"{dataset} {task} {method}: PSNR {values['psnr']:.2f} SSIM {values['ssim']:.3f} "
+          f"FID {values['fid']:.2f}", flush=True)
+  if task == "superres":
+    shown = {"low resolution": low_resolution_view(originals, degradation_settings()["scale"])}
+  else:
+    shown = {"degraded": degraded}
+  shown.update((method, images) for method, images in methods.items() if "input" not in method)
+  shown["original"] = originals
+  os.makedirs(FLAGS.out_dir, exist_ok=True)
+  plot_rows({label: images[:FIGURE_EXAMPLES] for label, images in shown.items()},
+            f"image_gan {task} on {dataset} test images",
+            os.path.join(FLAGS.out_dir, f"image_gan_{dataset}_{task}.png"))
+  return {"dataset": dataset, "task": task, "test_seed": TEST_SEED, "settings": degradation_settings(),
+          "scores": scores, "seconds": round(time.time() - began, 1)}
+
+
+def markdown_table(records):
+  lines = ["| dataset | task | method | PSNR (dB) | SSIM | FID | precision | recall |",
+           "|---|---|---|---:|---:|---:|---:|---:|"]
+  for record in records:
+    for method, s in record["scores"].items():
+      lines.append(f"| {record['dataset']} | {record['task']} | {method} | {s['psnr']:.2f} | "
+                   f"{s['ssim']:.3f} | {s['fid']:.2f} | {s['precision']:.3f} | {s['recall']:.3f} |")
+  return "\n".join(lines)
+
+
+def results_card_rows(records):
+  """docs/results.md rows of the GAN runs: their restorations of the 10,000 degraded test images."""
+  from experiments import results_card
+  rows = []
+  for record in records:
+    logdir = gan_logdir(record["task"], record["dataset"])
+    with open(os.path.join(logdir, "config.json")) as f:
+      config = json.load(f)
+    s = record["scores"]["GAN"]
+    steps = config["steps"]
+    command = (f"`python -m zoo.train --model=image_gan --task={record['task']} "
+               f"--dataset={record['dataset']} --data_dir=../shared/tensorflow_datasets --logdir={logdir}`")
+    cells = [f"image_gan ({record['task']})", record["dataset"], f"{s['fid']:.2f}",
+             f"{s['kid']:.4f} ± {s['kid_std']:.4f}", f"{s['precision']:.3f}", f"{s['recall']:.3f}",
+             f"{int(s['modes_covered'])}/10", f"{steps * config['batch_size']:,} ({steps:,} steps)",
+             f"{results_card.training_wall_seconds(logdir) / 60:.1f} min", results_card.hardware(), command]
+    rows.append("| " + " | ".join(cells) + " |")
+  return "\n".join(rows)
+
+
+def main(argv):
+  del argv
+  from zoo import baselines
+  from zoo.cli import quiet_library_logs
+  quiet_library_logs()
+  try:
+    if FLAGS.only_vae:
+      for dataset in FLAGS.datasets:
+        for task in FLAGS.tasks:
+          ensure_vae(dataset, task)
+      return
+    records = []
+    for dataset in FLAGS.datasets:
+      mean_image = baselines.mean_train_image(dataset, FLAGS.data_dir)
+      for task in FLAGS.tasks:
+        record = evaluate_task(dataset, task, mean_image)
+        os.makedirs(os.path.join(FLAGS.runs_dir, "image_gan_eval"), exist_ok=True)
+        with open(os.path.join(FLAGS.runs_dir, "image_gan_eval", f"{dataset}_{task}.json"), "w") as f:
+          json.dump(record, f, indent=2)
+        records.append(record)
+  except (ValueError, FileNotFoundError) as e:
+    sys.exit(f"error: {e}")
+  print(markdown_table(records))
+  print()
+  print(results_card_rows(records))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,165 @@
+"""`image_gan`: image restoration as conditional image-to-image translation (article 004, SPEC section 5).
+
+The article describes a generator that extracts features with conv layers and encodes them into a
+better image, a discriminator with conv and fully connected layers that scores how alike a generated
+and a real image are, and "pixel-level modification of real images"; the zoo reads it as pix2pix-style
+restoration (Isola et al. 2017):
+
+- the input pipeline degrades each real batch (`--task`: denoise, inpaint, superres, colorize;
+  zoo/degradations.py), seeded by (seed, batch index);
+- G: a conv encoder-decoder with skip connections (U-Net) from the degraded image to the restored one;
+  Conv(f, 3) -> Conv(2f, 4, 2) -> Conv(4f, 4, 2) -> Conv(4f, 3) -> ConvT(2f, 4, 2) + skip ->
+  ConvT(f, 4, 2) + skip -> Conv(C, 3) -> tanh, f = `generator_filters`;
+- D: scores the (degraded input, image) pair, channel-concatenated: Conv(df, 4, 2) -> Conv(2df, 4, 2)
+  -> Flatten -> Dense(1) per image (`discriminator=image`, the article's conv + fully connected D), or a
+  Conv(1, 3) logit per 18x18-pixel patch (`discriminator=patch`, pix2pix's PatchGAN);
+- G's loss: the non-saturating adversarial loss + `l1_weight` x mean |G(x) - real| (logged as train/l1,
+  weighted), in the [-1, 1] pixel range.
+Departures and results: docs/image_gan.md.
+"""
+import keras
+import tensorflow as tf
+from keras import layers
+
+from zoo import degradations
+from zoo.models.registry import ModelSpec, register
+
+DEFAULTS = {
+    "dataset": "mnist",
+    "pixel_range": "symmetric",       # tanh output, as pix2pix
+    "batch_size": 64,
+    "g_learning_rate": 2e-4,          # pix2pix: Adam(2e-4, beta_1=0.5)
+    "d_learning_rate": 2e-4,
+    "beta_1": 0.5,
+    "steps": 1000,                    # ~1.1 epochs; sized for a shared 2-core CPU (docs/image_gan.md)
+    "steps_per_call": 10,
+    "log_every": 50,
+    "image_every": 250,
+    "checkpoint_every": 500,
+    "num_grid_images": 8,             # grid rows of degraded | restored | original
+}
+
+# Each is also a plain flag of zoo.train, e.g. --task=inpaint.
+OPTIONS = {
+    "task": "denoise",                # denoise | inpaint | superres | colorize (RGB data only)
+    "noise_sigma": 0.3,               # denoise: Gaussian sigma in [0, 1] pixel units
+    "mask_size": 14,                  # inpaint: side of the square hole (a quarter of a 28x28 image)
+    "scale": 4,                       # superres: downsampling factor
+    "l1_weight": 100.0,               # lambda of the L1 term, pix2pix's value
+    "discriminator": "image",         # image: conv + dense, one logit per image; patch: PatchGAN
+    "generator_filters": 16,          # f of the U-Net; 16 keeps a step cheap on CPU
+    "discriminator_filters": 32,
+}
+
+DISCRIMINATORS = ("image", "patch")
+LEAKY_SLOPE = 0.2
+DOWNSAMPLING = 4  # G halves the image twice
+
+
+def to_unit(images, pixel_range):
+  return (images + 1.0) / 2.0 if pixel_range == "symmetric" else images
+
+
+def from_unit(images, pixel_range):
+  return images * 2.0 - 1.0 if pixel_range == "symmetric" else images
+
+
+def check_options(config, image_shape):
+  """Every option mistake as one ValueError naming the fix, before any layer is built."""
+  options = config.options
+  height, width, channels = image_shape
+  degradations.check_task(options["task"], channels)
+  if height % DOWNSAMPLING or width % DOWNSAMPLING:
+    raise ValueError(f"image_gan's U-Net halves the image twice, so its sides must be multiples of "
+                     f"{DOWNSAMPLING}; got {height}x{width}. Set --image_size, e.g. --image_size=32.")
+  if options["task"] == "superres" and (height % options["scale"] or width % options["scale"]):
+    raise ValueError(f"--scale={options['scale']} must divide the image size {height}x{width}.")
+  if options["discriminator"] not in DISCRIMINATORS:
+    raise ValueError(f"--discriminator={options['discriminator']!r} is not one of "
+                     f"{', '.join(DISCRIMINATORS)}.")
+  if options["l1_weight"] < 0:
+    raise ValueError(f"--l1_weight must be >= 0, got {options['l1_weight']}.")
+  for name in ("generator_filters", "discriminator_filters"):
+    if options[name] <= 0:
+      raise ValueError(f"--{name} must be positive, got {options[name]}.")
+
+
+def _conv(filters, kernel, strides=1):
+  return layers.Conv2D(filters, kernel, strides=strides, padding="same")
+
+
+def build_generator(config, image_shape):
+  check_options(config, image_shape)
+  filters = config.options["generator_filters"]
+  degraded = keras.Input(image_shape, name="degraded")
+  full = layers.LeakyReLU(LEAKY_SLOPE)(_conv(filters, 3)(degraded))               # [B, H, W, f]
+  half = layers.LeakyReLU(LEAKY_SLOPE)(_conv(2 * filters, 4, 2)(full))            # [B, H/2, W/2, 2f]
+  quarter = layers.LeakyReLU(LEAKY_SLOPE)(_conv(4 * filters, 4, 2)(half))         # [B, H/4, W/4, 4f]
+  x = layers.ReLU()(_conv(4 * filters, 3)(quarter))
+  x = layers.ReLU()(layers.Conv2DTranspose(2 * filters, 4, strides=2, padding="same")(x))
+  x = layers.Concatenate()([x, half])  # skips carry the input's detail past the bottleneck
+  x = layers.ReLU()(layers.Conv2DTranspose(filters, 4, strides=2, padding="same")(x))
+  x = layers.Concatenate()([x, full])
+  x = _conv(image_shape[-1], 3)(x)
+  restored = layers.Activation("tanh", dtype="float32")(x)                        # [B, H, W, C]
+  return keras.Model(degraded, restored, name="image_gan_generator")
+
+
+def build_discriminator(config, image_shape):
+  check_options(config, image_shape)
+  filters = config.options["discriminator_filters"]
+  height, width, channels = image_shape
+  pair = keras.Input((height, width, 2 * channels), name="degraded_and_image")
+  x = layers.LeakyReLU(LEAKY_SLOPE)(_conv(filters, 4, 2)(pair))
+  x = layers.LeakyReLU(LEAKY_SLOPE)(_conv(2 * filters, 4, 2)(x))
+  if config.options["discriminator"] == "patch":
+    # [B, H/4, W/4, 1]: one logit per overlapping 18x18 patch; the losses average them per image.
+    logits = layers.Conv2D(1, 3, padding="same", dtype="float32")(x)
+  else:
+    logits = layers.Dense(1, dtype="float32")(layers.Flatten()(x))               # [B, 1]
+  return keras.Model(pair, logits, name="image_gan_discriminator")
+
+
+def degrade_batch(config, real, seed):
+  """The trainer's `prepare_batch`: adds the degraded copy of a global batch of real images."""
+  options = config.options
+  degraded = degradations.degrade(to_unit(real, config.pixel_range), seed, options["task"],
+                                  options["noise_sigma"], options["mask_size"], options["scale"])
+  # Quantised to 8 bits: G trains on exactly the pixel values a saved PNG of the input would hold.
+  degraded = tf.round(degraded * 255.0) / 255.0
+  return {"real": real, "degraded": from_unit(degraded, config.pixel_range)}
+
+
+def degraded_input(batch, z):
+  del z  # the degradation is the only randomness G needs
+  return batch["degraded"]
+
+
+def input_and_output_pair(batch, images):
+  return tf.concat([tf.cast(batch["degraded"], images.dtype), images], axis=-1)
+
+
+def weighted_l1(config, batch, restored):
+  """{"l1": l1_weight x per-example mean absolute error to the original} [B]."""
+  error = tf.abs(tf.cast(restored, tf.float32) - tf.cast(batch["real"], tf.float32))
+  return {"l1": config.options["l1_weight"] * tf.reduce_mean(error, axis=[1, 2, 3])}
+
+
+def restoration_rows(batch, restored):
+  return [batch["degraded"], restored, batch["real"]]
+
+
+SPEC = register(ModelSpec(
+    name="image_gan",
+    build_generator=build_generator,
+    build_discriminator=build_discriminator,
+    defaults=DEFAULTS,
+    options=OPTIONS,
+    description="conditional image-to-image restoration GAN, U-Net G, pair D, adversarial + L1 (004)",
+    prepare_batch=degrade_batch,
+    generator_input=degraded_input,
+    discriminator_input=input_and_output_pair,
+    extra_generator_losses=weighted_l1,
+    generator_terms=("l1",),
+    grid_rows=restoration_rows,
+))

@@ -1,0 +1,110 @@
+"""Restores a user's image with a trained `image_gan` run.
+
+  python -m zoo.restore --logdir=runs/image_gan_denoise_mnist noisy.png restored.png
+  python -m zoo.restore --logdir=runs/image_gan_inpaint_mnist --degraded_out=masked.png digit.png restored.png
+
+IN.png must have the run's image size and channel count (28x28 grayscale for MNIST runs); for inpainting,
+paint the hole with grey 128, as the training degradation does. `--degraded_out` first applies the
+run's own degradation to IN.png (seeded by `--seed`) and saves it, to try a model on clean pictures.
+"""
+import os
+import sys
+
+from absl import app, flags
+
+from zoo.cli import quiet_library_logs
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("logdir", None, "Run folder of an image_gan run written by zoo.train.", required=True)
+flags.DEFINE_string("degraded_out", None, "Degrade IN.png with the run's task first and save it here.")
+flags.DEFINE_integer("seed", 0, "Seed of the degradation applied with --degraded_out.")
+
+CHANNEL_MODES = {1: "grayscale", 2: "grayscale + alpha", 3: "RGB", 4: "RGBA"}
+
+
+def load_restorer(logdir):
+  """(generator, config) of a run whose generator maps images to images, else a ValueError."""
+  from zoo import config as config_lib
+  from zoo import models, trainer
+  config = config_lib.load(logdir)
+  if models.get_model(config.model).samples_from_noise:
+    raise ValueError(f"{logdir} holds a {config.model} run, which generates images from noise; "
+                     "zoo.restore needs an image_gan run (python -m zoo.train --model=image_gan ...).")
+  return trainer.restore_generator(logdir)
+
+
+def check_image(image, path, expected_shape, dataset):
+  """A ValueError saying how to convert `image` [H, W, C] when it does not fit the model."""
+  height, width, channels = expected_shape
+  if image.shape[:2] != (height, width):
+    raise ValueError(f"{path} is {image.shape[1]}x{image.shape[0]} pixels; this model restores "
+                     f"{width}x{height} images ({dataset}). Resize it first, e.g. "
+                     f"PIL.Image.open(path).resize(({width}, {height})).")
+  if image.shape[2] != channels:
+    mode = "L" if channels == 1 else "RGB"
+    raise ValueError(f"{path} is {CHANNEL_MODES.get(image.shape[2], image.shape[2])}; this model wants "
+                     f"{CHANNEL_MODES[channels]} images. Convert it first, e.g. "
+                     f"PIL.Image.open(path).convert({mode!r}).")
+
+
+def restore_images(generator, config, degraded, batch_size=500):
+  """uint8 restorations [N, H, W, C] of uint8 degraded images by a trained generator."""
+  import numpy as np
+  import tensorflow as tf
+  from zoo import data
+  run = tf.function(lambda x: data.to_uint8(generator(data.to_model_range(x, config.pixel_range),
+                                                      training=False), config.pixel_range))
+  chunks = [run(tf.constant(degraded[i:i + batch_size])).numpy() for i in range(0, len(degraded), batch_size)]
+  return np.concatenate(chunks)
+
+
+def degrade_like_training(config, images_uint8, seed):
+  """The run's own degradation of uint8 images, quantised to uint8 as a saved picture is."""
+  import tensorflow as tf
+  from zoo import data, degradations
+  options = config.options
+  degraded = degradations.degrade(tf.cast(images_uint8, tf.float32) / 255.0, [seed, 0], options["task"],
+                                  options["noise_sigma"], options["mask_size"], options["scale"])
+  return data.to_uint8(degraded, "unit").numpy()
+
+
+def read_image(path):
+  from zoo import images
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path} does not exist.")
+  try:
+    return images.read_png(path)
+  except Exception as e:  # TF's decoders raise InvalidArgumentError with a long op trace
+    raise ValueError(f"{path} is not a PNG image TensorFlow can read ({type(e).__name__}).") from None
+
+
+def restore_file(logdir, in_path, out_path, degraded_out=None, seed=0):
+  """Reads IN, optionally degrades it, restores it with the run's generator, writes OUT."""
+  from zoo import data, images
+  if not out_path.lower().endswith(".png"):
+    raise ValueError(f"OUT must be a .png file, got {out_path!r}.")
+  generator, config = load_restorer(logdir)
+  image = read_image(in_path)
+  check_image(image, in_path, data.image_shape(config.dataset, config.image_size, config.data_dir),
+              config.dataset)
+  if degraded_out:
+    image = degrade_like_training(config, image[None], seed)[0]
+    images.write_png(degraded_out, image)
+  restored = restore_images(generator, config, image[None])[0]
+  images.write_png(out_path, restored)
+  return restored
+
+
+def main(argv):
+  quiet_library_logs()
+  if len(argv) != 3:
+    sys.exit("error: want two file names: python -m zoo.restore --logdir=RUN IN.png OUT.png")
+  try:
+    restore_file(FLAGS.logdir, argv[1], argv[2], FLAGS.degraded_out, FLAGS.seed)
+  except (ValueError, FileNotFoundError) as e:
+    sys.exit(f"error: {e}")
+  print(f"wrote {argv[2]}")
+
+
+if __name__ == "__main__":
+  app.run(main)
