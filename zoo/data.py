@@ -142,11 +142,18 @@ def epoch_shuffle_seed(seed: int, epoch):
   return tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
 
 
-def training_batches(config, start_step: int = 0, download: bool = True,
-                     batches_per_step: int = 1) -> tf.data.Dataset:
+def batch_seed(seed: int, batch_index):
+  """The stateless-RNG seed [2] of global batch `batch_index`: the same on any replica count."""
+  return tf.stack([tf.cast(seed, tf.int64), tf.cast(batch_index, tf.int64)])
+
+
+def training_batches(config, start_step: int = 0, download: bool = True, batches_per_step: int = 1,
+                     prepare=None) -> tf.data.Dataset:
   """Endless global batches in the model's pixel range, starting where step `start_step` starts.
 
   `batches_per_step` is the number of batches one training step consumes (one per D update).
+  `prepare(images, seed)`, if given, turns each global batch into the model's batch (e.g. adds a
+  degraded copy) with randomness drawn from `batch_seed(config.seed, batch index)`.
   """
   split = config.train_split
   images = load_images(config.dataset, split, config.data_dir, config.image_size, download).cache()
@@ -169,6 +176,9 @@ def training_batches(config, start_step: int = 0, download: bool = True,
   ds = tf.data.Dataset.range(first_epoch, 2**62).flat_map(one_epoch).skip(skip)
   ds = ds.map(lambda x: to_model_range(x, config.pixel_range), num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
+  if prepare is not None:
+    ds = ds.enumerate(first_batch).map(lambda index, x: prepare(x, batch_seed(config.seed, index)),
+                                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   options = tf.data.Options()
   options.deterministic = True
   # Every worker reads the whole split and keeps its share of each batch (the TFDS splits are single

@@ -8,6 +8,7 @@ import sys
 
 from absl import app, flags
 
+from zoo import models
 from zoo.cli import quiet_library_logs
 
 FLAGS = flags.FLAGS
@@ -48,6 +49,29 @@ flags.DEFINE_multi_string("model_option", [], "Model-specific setting name=value
                           "each model lists its options in zoo/models/<name>.py.")
 flags.DEFINE_boolean("deterministic", False, "Enable TF op determinism (slower; bit-exact reruns).")
 
+
+def _define_model_option_flags():
+  """Every model option is also a flag of its own: --task=denoise means --model_option=task=denoise."""
+  owners = {}
+  for name in models.list_models():
+    for option, default in models.get_model(name).options.items():
+      owners.setdefault(option, []).append(name)
+      if len(owners[option]) > 1:
+        continue
+      help_text = f"Model option (default {default!r}); see zoo/models/<model>.py."
+      if isinstance(default, bool):
+        flags.DEFINE_boolean(option, None, help_text)
+      elif isinstance(default, int):
+        flags.DEFINE_integer(option, None, help_text)
+      elif isinstance(default, float):
+        flags.DEFINE_float(option, None, help_text)
+      else:
+        flags.DEFINE_string(option, None, help_text)
+  return owners
+
+
+_OPTION_OWNERS = _define_model_option_flags()
+
 # Flags that override config fields one to one; the rest steer the process, not the experiment.
 _PROCESS_FLAGS = {"model", "logdir", "download", "deterministic", "tpu", "strategy", "options"}
 
@@ -57,13 +81,22 @@ def build_config():
   overrides = {name: FLAGS[name].value for name in config_lib.FIELDS
                if name in FLAGS and name not in _PROCESS_FLAGS}
   overrides["strategy"], overrides["tpu"] = FLAGS.strategy, FLAGS.tpu
-  overrides["options"] = config_lib.parse_option_flags(FLAGS.model_option)
   model = FLAGS.model
-  from zoo import models
   spec = models.get_model(model)
+  overrides["options"] = {**config_lib.parse_option_flags(FLAGS.model_option),
+                          **_option_flags_given(model)}
   dataset = FLAGS.dataset or spec.defaults.get("dataset", "mnist")
   logdir = FLAGS.logdir or os.path.join("runs", f"{model}_{dataset}")
   return config_lib.resolve(model, logdir, overrides)
+
+
+def _option_flags_given(model):
+  given = {option: FLAGS[option].value for option in _OPTION_OWNERS if FLAGS[option].value is not None}
+  foreign = sorted(option for option in given if model not in _OPTION_OWNERS[option])
+  if foreign:
+    raise ValueError(", ".join(f"--{o} is an option of {', '.join(_OPTION_OWNERS[o])}" for o in foreign)
+                     + f", not of --model={model}.")
+  return given
 
 
 def main(argv):
@@ -92,7 +125,6 @@ def _evaluator(config):
     return None
   from zoo.metrics import training_evaluator  # imported lazily: it loads a classifier
   return training_evaluator(config)
-
 
 
 if __name__ == "__main__":

@@ -7,8 +7,14 @@ and the G update share one forward pass (as the TensorFlow DCGAN tutorial does),
 Everything random is a pure function of (seed, step): the noise comes from stateless RNG ops and the
 data order from `zoo.data`, so a checkpoint only needs weights, optimiser slots and the step counter to
 resume bit-exactly.
+
+A model may add a supervised pretraining phase (`ModelSpec.pretraining`) that runs first on the same
+loop, checkpoint and TensorBoard; the adversarial phase then starts from its result. Models whose
+generator is not z -> image supply batch hooks (see zoo/models/registry.py); the trainer calls them
+and has no model-specific branches.
 """
 import contextlib
+import dataclasses
 import os
 import signal
 import threading
@@ -25,7 +31,9 @@ from zoo import images
 from zoo import models
 
 _METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
-_GRID_SEED = 0x5EED  # the fixed noise batch shown every `image_every` steps
+_PRETRAIN_METRICS = ("loss",)
+_GRID_SEED = 0x5EED  # the fixed noise (and fixed input batch) shown every `image_every` steps
+_CONDITIONAL_GRID_COLUMNS = 16
 
 
 class NonFiniteLossError(RuntimeError):
@@ -45,6 +53,16 @@ def dtype_policy(name: str):
     yield
   finally:
     keras.config.set_dtype_policy(previous)
+
+
+def generated_images(outputs):
+  """The images of a generator's outputs: the tensor itself, or the "images" entry of a dict."""
+  return outputs["images"] if isinstance(outputs, dict) else outputs
+
+
+def as_batch(element):
+  """A training batch as a dict with the real images under "real"."""
+  return element if isinstance(element, dict) else {"real": element}
 
 
 def _optimizer(config, learning_rate):
@@ -98,9 +116,11 @@ class GANTrainer:
       self.d_optimizer.build(self.discriminator.trainable_variables)
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+      self._build_pretraining()
+    self.metric_names = _METRICS + tuple(self.spec.generator_terms)
     self.checkpoint = tf.train.Checkpoint(generator=self.generator, discriminator=self.discriminator,
                                           g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
-                                          step=self.step)
+                                          step=self.step, **self._pretraining_checkpoint())
     # One replica: XLA compiles the whole step, optimiser updates included. Several replicas: only
     # forward and backward, since the cross-replica gradient sum must stay outside XLA.
     whole_step_xla = config.jit_compile and self.strategy.num_replicas_in_sync == 1
@@ -108,12 +128,36 @@ class GANTrainer:
     self._d_gradients = _xla_if(config.jit_compile and not whole_step_xla, self._discriminator_gradients)
     self._replica_step = _xla_if(whole_step_xla, self.replica_step)
     self._train_loop = tf.function(self._run_steps)
+    self._pretrain_loop = tf.function(self._run_pretrain_steps)
+    self._grid_batch = None
+    self._validation = None
+
+  def _build_pretraining(self):
+    pretraining = self.spec.pretraining
+    self.pretrained = self.p_optimizer = None
+    self.pretrain_steps = 0
+    self.pretrain_step = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    if pretraining is None:
+      return
+    self.pretrain_steps = int(self.config.options[pretraining.steps_option])
+    self.pretrained = pretraining.build(self.config, self.image_shape)
+    self.p_optimizer = _optimizer(self.config, self.config.options[pretraining.learning_rate_option])
+    self.p_optimizer.build(self.pretrained.trainable_variables)
+
+  def _pretraining_checkpoint(self):
+    if self.pretrained is None:
+      return {}
+    return {self.spec.pretraining.name: self.pretrained, "p_optimizer": self.p_optimizer,
+            "pretrain_step": self.pretrain_step}
 
   # ---- the shared step -------------------------------------------------------------------------
 
-  def _score(self, real, fake):
+  def _score(self, batch, real, fake):
+    real = self.spec.discriminator_input(batch, real)
+    fake = self.spec.discriminator_input(batch, tf.cast(fake, real.dtype))
     if self.config.joint_discriminator_pass:
-      logits = self.discriminator(tf.concat([real, tf.cast(fake, real.dtype)], 0), training=True)
+      logits = self.discriminator(tf.concat([real, fake], 0), training=True)
       return tf.split(logits, 2, axis=0)
     return self.discriminator(real, training=True), self.discriminator(fake, training=True)
 
@@ -125,24 +169,39 @@ class GANTrainer:
       return 0.0
     return tf.nn.scale_regularization_loss(tf.add_n([tf.cast(loss, tf.float32) for loss in model.losses]))
 
-  def _discriminator_losses(self, real, z, global_batch_size):
-    fake = self.generator(z, training=True)
-    real_logits, fake_logits = self._score(real, fake)
+  def _discriminator_losses(self, batch, z, global_batch_size):
+    outputs = self.generator(self.spec.generator_input(batch, z), training=True)
+    real_logits, fake_logits = self._score(batch, batch["real"], generated_images(outputs))
     d_loss = self._reduce(self.spec.discriminator_loss(real_logits, fake_logits), global_batch_size)
     d_loss += self._regularization(self.discriminator)
-    return d_loss, real_logits, fake_logits
+    return d_loss, real_logits, fake_logits, outputs
 
-  def _discriminator_gradients(self, real, z, global_batch_size):
+  def _discriminator_gradients(self, batch, z, global_batch_size):
     with tf.GradientTape() as tape:
-      d_loss, _, _ = self._discriminator_losses(real, z, global_batch_size)
+      d_loss = self._discriminator_losses(batch, z, global_batch_size)[0]
       scaled = self.d_optimizer.scale_loss(d_loss)
     return tape.gradient(scaled, self.discriminator.trainable_variables)
 
-  def _losses_and_gradients(self, real, z, global_batch_size):
+  def _extra_generator_losses(self, batch, outputs, global_batch_size):
+    if self.spec.extra_generator_losses is None:
+      return {}
+    terms = self.spec.extra_generator_losses(self.config, batch, outputs)
+    if set(terms) != set(self.spec.generator_terms):
+      raise ValueError(f"{self.spec.name}: extra_generator_losses returned {sorted(terms)}, but "
+                       f"generator_terms declares {sorted(self.spec.generator_terms)}.")
+    return {name: self._reduce(tf.cast(value, tf.float32), global_batch_size)
+            for name, value in terms.items()}
+
+  def _mean_probability(self, logits, global_batch_size):
+    return self._reduce(tf.reshape(tf.sigmoid(tf.cast(logits, tf.float32)), [-1]), global_batch_size)
+
+  def _losses_and_gradients(self, batch, z, global_batch_size):
     with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-      d_loss, real_logits, fake_logits = self._discriminator_losses(real, z, global_batch_size)
+      d_loss, real_logits, fake_logits, outputs = self._discriminator_losses(batch, z, global_batch_size)
       g_loss = self._reduce(self.spec.generator_loss(fake_logits), global_batch_size)
       g_loss += self._regularization(self.generator)
+      extra = self._extra_generator_losses(batch, outputs, global_batch_size)
+      g_loss += tf.add_n(list(extra.values())) if extra else 0.0
       scaled_d = self.d_optimizer.scale_loss(d_loss)
       scaled_g = self.g_optimizer.scale_loss(g_loss)
     d_grads = d_tape.gradient(scaled_d, self.discriminator.trainable_variables)
@@ -150,59 +209,142 @@ class GANTrainer:
     metrics = {
         "d_loss": d_loss,
         "g_loss": g_loss,
-        "d_real": self._reduce(tf.reshape(tf.sigmoid(tf.cast(real_logits, tf.float32)), [-1]),
-                               global_batch_size),
-        "d_fake": self._reduce(tf.reshape(tf.sigmoid(tf.cast(fake_logits, tf.float32)), [-1]),
-                               global_batch_size),
+        "d_real": self._mean_probability(real_logits, global_batch_size),
+        "d_fake": self._mean_probability(fake_logits, global_batch_size),
+        **extra,
     }
     return d_grads, g_grads, metrics
 
-  def replica_step(self, real_batches, step):
+  def replica_step(self, batches, step):
     """One training step on this replica's share of `d_steps` global batches; returns metrics."""
     context = tf.distribute.get_replica_context()
     replica_id = context.replica_id_in_sync_group
     num_replicas = self.strategy.num_replicas_in_sync
-    local_batch = tf.shape(real_batches[0])[0]
+    batches = [as_batch(batch) for batch in batches]
+    local_batch = tf.shape(batches[0]["real"])[0]
     global_batch = local_batch * num_replicas
-    for substep, real in enumerate(real_batches):
+    for substep, batch in enumerate(batches):
       z = noise(self.config, step, substep, local_batch, replica_id, num_replicas)
-      if substep < len(real_batches) - 1:
-        d_grads = self._d_gradients(real, z, global_batch)
+      if substep < len(batches) - 1:
+        d_grads = self._d_gradients(batch, z, global_batch)
         self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_variables))
       else:
-        d_grads, g_grads, metrics = self._gradients(real, z, global_batch)
+        d_grads, g_grads, metrics = self._gradients(batch, z, global_batch)
         self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_variables))
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_variables))
-    return [metrics[name] for name in _METRICS]
+    return [metrics[name] for name in self.metric_names]
 
-  def _run_steps(self, iterator, num_steps):
-    """`num_steps` training steps in one compiled call; returns mean metrics and the first bad step."""
-    totals = tf.zeros([len(_METRICS)], tf.float32)
+  def pretrain_replica_step(self, batches, step):
+    """One supervised update of the pretraining model on this replica's share of the batch."""
+    del step  # the pretraining draws no noise
+    real = as_batch(batches[0])["real"]
+    global_batch = tf.shape(real)[0] * self.strategy.num_replicas_in_sync
+    with tf.GradientTape() as tape:
+      outputs = self.pretrained(real, training=True)
+      loss = self._reduce(tf.cast(self.spec.pretraining.loss(real, outputs), tf.float32), global_batch)
+      loss += self._regularization(self.pretrained)
+      scaled = self.p_optimizer.scale_loss(loss)
+    grads = tape.gradient(scaled, self.pretrained.trainable_variables)
+    self.p_optimizer.apply_gradients(zip(grads, self.pretrained.trainable_variables))
+    return [loss]
+
+  def _loop(self, replica_fn, counter, num_metrics, batches_per_step, iterator, num_steps):
+    """`num_steps` steps of `replica_fn` in one compiled call; returns mean metrics, first bad step."""
+    totals = tf.zeros([num_metrics], tf.float32)
     first_bad_step = tf.constant(-1, tf.int64)
     for _ in tf.range(num_steps):
-      batches = tuple(next(iterator) for _ in range(self.config.d_steps))
-      per_replica = self.strategy.run(self._replica_step, args=(batches, self.step.read_value()))
+      batches = tuple(next(iterator) for _ in range(batches_per_step))
+      per_replica = self.strategy.run(replica_fn, args=(batches, counter.read_value()))
       metrics = tf.stack([self.strategy.reduce(tf.distribute.ReduceOp.SUM, m, axis=None)
                           for m in per_replica])
       finite = tf.reduce_all(tf.math.is_finite(metrics))
-      first_bad_step = tf.where((first_bad_step < 0) & ~finite, self.step.read_value(), first_bad_step)
+      first_bad_step = tf.where((first_bad_step < 0) & ~finite, counter.read_value(), first_bad_step)
       totals += metrics
-      self.step.assign_add(1)
+      counter.assign_add(1)
     return totals / tf.cast(num_steps, tf.float32), first_bad_step
 
-  def train_steps(self, iterator, num_steps: int):
-    """Runs `num_steps` steps; returns ({metric: mean value}, first non-finite step or -1)."""
-    means, first_bad = self._train_loop(iterator, tf.constant(num_steps, tf.int64))
-    return dict(zip(_METRICS, means.numpy().tolist())), int(first_bad)
+  def _run_steps(self, iterator, num_steps):
+    return self._loop(self._replica_step, self.step, len(self.metric_names), self.config.d_steps,
+                      iterator, num_steps)
 
-  def distributed_batches(self, start_step: int, download: bool = True):
+  def _run_pretrain_steps(self, iterator, num_steps):
+    return self._loop(self.pretrain_replica_step, self.pretrain_step, len(_PRETRAIN_METRICS), 1,
+                      iterator, num_steps)
+
+  def train_steps(self, iterator, num_steps: int):
+    """Runs `num_steps` GAN steps; returns ({metric: mean value}, first non-finite step or -1)."""
+    means, first_bad = self._train_loop(iterator, tf.constant(num_steps, tf.int64))
+    return dict(zip(self.metric_names, means.numpy().tolist())), int(first_bad)
+
+  def pretrain_steps_call(self, iterator, num_steps: int):
+    """Runs `num_steps` pretraining steps; same return values as `train_steps`."""
+    means, first_bad = self._pretrain_loop(iterator, tf.constant(num_steps, tf.int64))
+    return dict(zip(_PRETRAIN_METRICS, means.numpy().tolist())), int(first_bad)
+
+  def distributed_batches(self, start_step: int, download: bool = True, batches_per_step: int = 0):
+    prepare = None
+    if self.spec.prepare_batch is not None:
+      prepare = lambda real, seed: self.spec.prepare_batch(self.config, real, seed)
     dataset = data.training_batches(self.config, start_step, download=download,
-                                    batches_per_step=self.config.d_steps)
+                                    batches_per_step=batches_per_step or self.config.d_steps,
+                                    prepare=prepare)
     return iter(self.strategy.experimental_distribute_dataset(dataset))
 
+  def initialize_generator_from_pretraining(self):
+    if self.pretrained is not None:
+      self.spec.pretraining.initialize_generator(self.config, self.pretrained, self.generator)
+
+  # ---- what the run shows -------------------------------------------------------------------------
+
+  def fixed_batch(self, size):
+    """The first `size` training images, prepared as a batch with a fixed seed (for grids)."""
+    if self._grid_batch is None:
+      real = data.load_images(self.config.dataset, self.config.train_split, self.config.data_dir,
+                              self.config.image_size).batch(size).take(1).get_single_element()
+      real = data.to_model_range(real, self.config.pixel_range)
+      batch = real
+      if self.spec.prepare_batch is not None:
+        seed = tf.constant([self.config.seed, _GRID_SEED], tf.int64)
+        batch = self.spec.prepare_batch(self.config, real, seed)
+      self._grid_batch = as_batch(batch)
+    return self._grid_batch
+
+  def _grid(self, rows, columns=0):
+    return images.make_grid(
+        np.concatenate([data.to_uint8(row, self.config.pixel_range).numpy() for row in rows]), columns)
+
   def sample_grid(self):
-    fake = self.generator(grid_noise(self.config), training=False)
-    return images.make_grid(data.to_uint8(fake, self.config.pixel_range).numpy())
+    """The fixed noise batch through G; for conditional models, rows of fixed inputs and outputs."""
+    if self.spec.samples_from_noise and self.spec.grid_rows is None:
+      return self._grid([generated_images(self.generator(grid_noise(self.config), training=False))])
+    columns = min(self.config.num_grid_images, _CONDITIONAL_GRID_COLUMNS)
+    batch = self.fixed_batch(columns)
+    z = grid_noise(self.config)[:columns]
+    fake = generated_images(self.generator(self.spec.generator_input(batch, z), training=False))
+    rows = self.spec.grid_rows(batch, fake) if self.spec.grid_rows else [fake]
+    return self._grid(rows, columns)
+
+  def reconstruction_grid(self):
+    """Pretraining: fixed training images above what the pretrained model makes of them."""
+    columns = min(self.config.num_grid_images, _CONDITIONAL_GRID_COLUMNS)
+    real = self.fixed_batch(columns)["real"]
+    return self._grid([real, generated_images(self.pretrained(real, training=False))], columns)
+
+  def validation_loss(self):
+    """Mean pretraining loss over the held-out images named by the model's Pretraining."""
+    pretraining = self.spec.pretraining
+    if self._validation is None:
+      images_ = data.load_images(self.config.dataset, pretraining.validation_split, self.config.data_dir,
+                                 self.config.image_size).take(pretraining.validation_examples)
+      self._validation = images_.batch(500).map(
+          lambda x: data.to_model_range(x, self.config.pixel_range)).cache()
+      self._validation_batch_loss = tf.function(
+          lambda real: tf.reduce_sum(pretraining.loss(real, self.pretrained(real, training=False))))
+    total, count = 0.0, 0
+    for real in self._validation:
+      total += float(self._validation_batch_loss(real))
+      count += int(real.shape[0])
+    return total / count
 
 
 class _SignalCatcher:
@@ -232,22 +374,26 @@ def _in_main_thread():
   return threading.current_thread() is threading.main_thread()
 
 
-class _Progress:
-  """Running means between log points, images/s and the ETA for the terminal line."""
+_LABELS = {"d_real": "D(x)", "d_fake": "D(G(z))"}
 
-  def __init__(self, config, start_step):
+
+class _Progress:
+  """Running means between log points, images/s and the ETA for the terminal line of one phase."""
+
+  def __init__(self, config, phase, start_step):
     self.config = config
+    self.phase = phase
     self.start_step = start_step
     self.start_time = time.time()
     self._reset()
 
   def _reset(self):
-    self.sums = dict.fromkeys(_METRICS, 0.0)
+    self.sums = dict.fromkeys(self.phase.metric_names, 0.0)
     self.steps = 0
     self.busy_seconds = 0.0
 
   def add(self, metrics, steps, seconds):
-    for name in _METRICS:
+    for name in self.phase.metric_names:
       self.sums[name] += metrics[name] * steps
     self.steps += steps
     self.busy_seconds += seconds
@@ -256,10 +402,10 @@ class _Progress:
     means = {name: total / max(self.steps, 1) for name, total in self.sums.items()}
     means["images_per_second"] = self.steps * self.config.batch_size / max(self.busy_seconds, 1e-9)
     elapsed = time.time() - self.start_time
-    done = step - self.start_step
-    eta = elapsed / max(done, 1) * (self.config.steps - step)
-    line = (f"step {step}/{self.config.steps} | d_loss {means['d_loss']:.4f} g_loss {means['g_loss']:.4f}"
-            f" | D(x) {means['d_real']:.3f} D(G(z)) {means['d_fake']:.3f}"
+    eta = elapsed / max(step - self.start_step, 1) * (self.phase.total_steps - step)
+    values = " ".join(f"{_LABELS.get(name, name)} {means[name]:.4f}" for name in self.phase.metric_names)
+    prefix = "" if self.phase.name == "train" else f"{self.phase.name} "
+    line = (f"{prefix}step {step}/{self.phase.total_steps} | {values}"
             f" | {means['images_per_second']:.0f} img/s | ETA {_duration(eta)}")
     self._reset()
     return means, line
@@ -284,19 +430,48 @@ def _checkpoint_dir(config, strategy):
   return os.path.join(directory, f".worker_{task_id}")
 
 
-def _next_event(step, config, eval_every):
+def _next_event(step, config, phase, eval_every):
   """The first step after `step` at which the loop must return to Python (log, image, save, end)."""
   intervals = [config.log_every, config.image_every, config.checkpoint_every]
   if eval_every:
     intervals.append(eval_every)
-  return min([config.steps] + [(step // n + 1) * n for n in intervals])
+  return min([phase.total_steps] + [(step // n + 1) * n for n in intervals])
+
+
+@dataclasses.dataclass
+class _Phase:
+  """One stage of a run, as the loop in `fit` drives it."""
+  name: str                 # TensorBoard prefix of its scalars
+  counter: tf.Variable      # its step, saved in the checkpoint
+  total_steps: int
+  metric_names: tuple
+  run: callable             # (iterator, num_steps) -> (metrics, first bad step)
+  batches_per_step: int
+  grid: callable            # () -> uint8 image
+  grid_tag: str
+  on_log: callable = None   # () -> {name: value} of extra scalars, e.g. a validation loss
+  evaluate: bool = False    # whether `evaluator` scores this phase
+
+
+def _phases(trainer, config):
+  phases = []
+  if trainer.pretrained is not None:
+    name = trainer.spec.pretraining.name
+    phases.append(_Phase(name, trainer.pretrain_step, trainer.pretrain_steps, _PRETRAIN_METRICS,
+                         trainer.pretrain_steps_call, 1, trainer.reconstruction_grid,
+                         f"{name}/reconstructions",
+                         on_log=lambda: {"validation_loss": trainer.validation_loss()}))
+  phases.append(_Phase("train", trainer.step, config.steps, trainer.metric_names, trainer.train_steps,
+                       config.d_steps, trainer.sample_grid, "samples/fixed_noise", evaluate=True))
+  return phases
 
 
 def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=print):
   """Trains (or resumes) the run in `config.logdir` to `config.steps`; returns the last log values.
 
-  `evaluator(generator, step) -> {name: value}` is called every `config.eval_every` steps and its
-  values go to TensorBoard under `eval/`.
+  A model with a pretraining phase first runs it to its end, then the adversarial phase. `evaluator
+  (generator, step) -> {name: value}` is called every `config.eval_every` GAN steps and its values go to
+  TensorBoard under `eval/`.
   """
   strategy = strategy or tf.distribute.get_strategy()
   chief = distribute.is_chief(strategy)
@@ -308,57 +483,78 @@ def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=pri
                                        max_to_keep=config.keep_checkpoints)
   if manager.latest_checkpoint:
     trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    log(f"Resumed from {manager.latest_checkpoint} at step {int(trainer.step.numpy())}.")
+    log(f"Resumed from {manager.latest_checkpoint} at step {int(trainer.step.numpy())}"
+        + (f" (pretraining step {int(trainer.pretrain_step.numpy())})" if trainer.pretrained else "")
+        + ".")
   if chief:
     config_lib.save(config)
-  start = int(trainer.step.numpy())
-  if start >= config.steps:
-    log(f"{config.logdir} has already reached step {start} of {config.steps}; nothing to do.")
+  phases = [p for p in _phases(trainer, config) if int(p.counter.numpy()) < p.total_steps]
+  if not phases:
+    log(f"{config.logdir} has already reached step {int(trainer.step.numpy())} of {config.steps}; "
+        "nothing to do.")
     return {}
-  iterator = trainer.distributed_batches(start, download)
   writer = tf.summary.create_file_writer(config.logdir) if chief else tf.summary.create_noop_writer()
   samples_dir = os.path.join(config.logdir, "samples")
   if chief:
     os.makedirs(samples_dir, exist_ok=True)
-  eval_every = config.eval_every if evaluator else 0
-  progress = _Progress(config, start)
   last = {}
-
   with _SignalCatcher() as signals, writer.as_default():
-    step = start
-    while step < config.steps:
-      num_steps = min(config.steps_per_call, _next_event(step, config, eval_every) - step)
-      began = time.time()
-      metrics, bad_step = trainer.train_steps(iterator, num_steps)
-      progress.add(metrics, num_steps, time.time() - began)
-      if bad_step >= 0:
-        kept = (f"the latest checkpoint, {manager.latest_checkpoint}, is the last good state"
-                if manager.latest_checkpoint else "no checkpoint had been written yet")
-        raise NonFiniteLossError(
-            f"Non-finite loss at step {bad_step} (means of that call: {metrics}). Training stopped; "
-            f"{kept}. Try lower learning rates or --precision=float32.")
-      step += num_steps
-      done = step == config.steps
-      if step % config.log_every == 0 or done:
-        last, line = progress.flush(step)
-        for name, value in last.items():
-          tf.summary.scalar(f"train/{name}", value, step=step)
-        log(line)
-      if step % config.image_every == 0 or done:
-        grid = trainer.sample_grid()
-        tf.summary.image("samples/fixed_noise", grid[None], step=step)
-        if chief:
-          images.write_png(os.path.join(samples_dir, f"step_{step:08d}.png"), grid)
-      if eval_every and (step % eval_every == 0 or done):
-        for name, value in evaluator(trainer.generator, step).items():
-          tf.summary.scalar(f"eval/{name}", value, step=step)
-          last[f"eval/{name}"] = value
-      if step % config.checkpoint_every == 0 or done or signals.received:
-        manager.save(checkpoint_number=step)  # every worker must take part (collective ops)
-      writer.flush()
-      if signals.received and not done:
-        raise TrainingInterrupted(f"{signals.received} received: saved step {step} to "
-                                  f"{manager.latest_checkpoint}; run the same command to resume.")
+    for phase in phases:
+      if phase.name == "train" and int(trainer.step.numpy()) == 0:
+        trainer.initialize_generator_from_pretraining()
+      last = _run_phase(trainer, phase, manager, signals, samples_dir, chief, download,
+                        evaluator if phase.evaluate else None, log)
+  return last
+
+
+def _run_phase(trainer, phase, manager, signals, samples_dir, chief, download, evaluator, log):
+  """Runs one phase from its saved step to its end; checkpoints count steps over all phases."""
+  config = trainer.config
+  start = int(phase.counter.numpy())
+  iterator = trainer.distributed_batches(start, download, phase.batches_per_step)
+  eval_every = config.eval_every if evaluator else 0
+  progress = _Progress(config, phase, start)
+  label = "step" if phase.name == "train" else f"{phase.name} step"  # pretraining has its own steps
+  file_prefix = "" if phase.name == "train" else f"{phase.name}_"
+  last = {}
+  step = start
+  while step < phase.total_steps:
+    num_steps = min(config.steps_per_call, _next_event(step, config, phase, eval_every) - step)
+    began = time.time()
+    metrics, bad_step = phase.run(iterator, num_steps)
+    progress.add(metrics, num_steps, time.time() - began)
+    if bad_step >= 0:
+      kept = (f"the latest checkpoint, {manager.latest_checkpoint}, is the last good state"
+              if manager.latest_checkpoint else "no checkpoint had been written yet")
+      raise NonFiniteLossError(
+          f"Non-finite loss at {label} {bad_step} (means of that call: {metrics}). Training "
+          f"stopped; {kept}. Try lower learning rates or --precision=float32.")
+    step += num_steps
+    done = step == phase.total_steps
+    global_step = int(trainer.step.numpy()) + int(trainer.pretrain_step.numpy())
+    if step % config.log_every == 0 or done:
+      last, line = progress.flush(step)
+      if phase.on_log:
+        last.update(phase.on_log())
+      for name, value in last.items():
+        tf.summary.scalar(f"{phase.name}/{name}", value, step=global_step)
+      log(line + "".join(f" | {name} {last[name]:.4f}" for name in last if name not in metrics
+                         and name != "images_per_second"))
+    if step % config.image_every == 0 or done:
+      grid = phase.grid()
+      tf.summary.image(phase.grid_tag, grid[None], step=global_step)
+      if chief:
+        images.write_png(os.path.join(samples_dir, f"{file_prefix}step_{step:08d}.png"), grid)
+    if eval_every and (step % eval_every == 0 or done):
+      for name, value in evaluator(trainer.generator, step).items():
+        tf.summary.scalar(f"eval/{name}", value, step=global_step)
+        last[f"eval/{name}"] = value
+    if step % config.checkpoint_every == 0 or done or signals.received:
+      manager.save(checkpoint_number=global_step)  # every worker must take part (collective ops)
+    tf.summary.flush()
+    if signals.received and not (done and phase.name == "train"):
+      raise TrainingInterrupted(f"{signals.received} received: saved {label} {step} to "
+                                f"{manager.latest_checkpoint}; run the same command to resume.")
   return last
 
 
@@ -385,7 +581,11 @@ def restore_generator(logdir, spec=None):
 
 def generate(generator, config, num: int, seed: int = 0, batch_size: int = 500) -> np.ndarray:
   """`num` uint8 NHWC samples from a generator, reproducible from `seed`."""
-  sample = tf.function(lambda z: data.to_uint8(generator(z, training=False), config.pixel_range))
+  if config.model in models.list_models() and not models.get_model(config.model).samples_from_noise:
+    raise ValueError(f"{config.model} generates from input images, not from noise alone, so it cannot "
+                     f"be sampled; see docs/{config.model}.md for its own tools.")
+  sample = tf.function(lambda z: data.to_uint8(generated_images(generator(z, training=False)),
+                                               config.pixel_range))
   chunks = []
   for start in range(0, num, batch_size):
     size = min(batch_size, num - start)
