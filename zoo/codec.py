@@ -1,0 +1,302 @@
+"""compression_gan's file format and the codec that writes and reads it for one trained run.
+
+A file is a 12-byte header (for a 28x28x1 image) followed by the ANS-coded code:
+
+  offset  size  field
+  0       2     magic b"GZ"
+  2       1     format version (1)
+  3       4     model id: the first 4 bytes of SHA-256 over the run's generator weights, entropy tables
+                and settings; decoding with any other run is refused
+  7       1-3   height, width, channels, each an unsigned LEB128 varint (1 byte each below 128)
+  ...     2     CRC-16/CCITT (binascii.crc_hqx) of every byte before it and of the payload
+  ...     rest  payload: the ANS coder's 32-bit words, little-endian, trailing zero bytes dropped
+
+bpp is the whole file's size times 8 over the pixels, header included.
+
+The entropy coder (constriction's ANS) reads integer frequency tables, not the network: each code
+dimension's prior is evaluated once in float64 on the integers of its support, and turned into counts
+summing to 2^16 (`integer_tables`). Encoder and decoder derive the same counts from the same
+weights, and the model id hashes the counts too, so a machine whose maths rounded a count differently
+is refused instead of decoding garbage. The encoder and decoder networks run in float64 NumPy one image
+at a time, so an image's bytes do not depend on what else is in its batch.
+"""
+import binascii
+import dataclasses
+import hashlib
+import json
+
+import constriction
+import numpy as np
+
+MAGIC = b"GZ"
+FORMAT_VERSION = 1
+MODEL_ID_BYTES = 4
+CRC_BYTES = 2
+FIXED_HEADER_BYTES = len(MAGIC) + 1 + MODEL_ID_BYTES
+MAX_SIDE = 4096             # largest height or width a header may claim
+MAX_CHANNELS = 4
+MAX_VARINT_BYTES = 2        # enough for MAX_SIDE
+TABLE_TOTAL_BITS = 16       # frequency counts of every dimension sum to 2^16
+TAIL_MASS = 1e-7            # prior mass left out of a dimension's support on each side (clipped codes)
+MAX_SUPPORT = 2048          # largest |code| a table may cover
+WORD_BYTES = 4
+
+
+class CodecError(ValueError):
+  """A file or image the codec cannot use; the message says what is wrong and what to do."""
+
+
+# ---- header and container -------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Header:
+  model_id: bytes
+  shape: tuple  # (height, width, channels)
+
+
+def _varint(value):
+  out = bytearray()
+  while True:
+    byte, value = value & 0x7F, value >> 7
+    out.append(byte | (0x80 if value else 0))
+    if not value:
+      return bytes(out)
+
+
+def _read_varint(data, position, name):
+  value = 0
+  for i in range(MAX_VARINT_BYTES):
+    if position + i >= len(data):
+      raise CodecError(f"Truncated file: the header ends inside the {name} field.")
+    byte = data[position + i]
+    value |= (byte & 0x7F) << (7 * i)
+    if not byte & 0x80:
+      return value, position + i + 1
+  raise CodecError(f"Corrupt header: the {name} field is longer than {MAX_VARINT_BYTES} bytes.")
+
+
+def _check_shape(shape):
+  height, width, channels = shape
+  if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE and 1 <= channels <= MAX_CHANNELS):
+    raise CodecError(f"Corrupt header: image shape {height}x{width}x{channels} is outside 1..{MAX_SIDE} "
+                     f"pixels per side and 1..{MAX_CHANNELS} channels.")
+
+
+def pack(header: Header, payload: bytes) -> bytes:
+  """The file's bytes: header, CRC, payload."""
+  _check_shape(header.shape)
+  if len(header.model_id) != MODEL_ID_BYTES:
+    raise ValueError(f"model id must be {MODEL_ID_BYTES} bytes, got {len(header.model_id)}.")
+  head = MAGIC + bytes([FORMAT_VERSION]) + header.model_id + b"".join(_varint(n) for n in header.shape)
+  crc = binascii.crc_hqx(payload, binascii.crc_hqx(head, 0))
+  return head + crc.to_bytes(CRC_BYTES, "little") + payload
+
+
+def unpack(data: bytes, max_payload_bytes: int):
+  """(Header, payload) of a file, after checking magic, version, shape, size and CRC."""
+  if len(data) < FIXED_HEADER_BYTES:
+    raise CodecError(f"Truncated or foreign file: {len(data)} bytes is shorter than the "
+                     f"{FIXED_HEADER_BYTES}-byte header start.")
+  if data[:len(MAGIC)] != MAGIC:
+    raise CodecError(f"Not a compression_gan file: it starts with {bytes(data[:2])!r}, not {MAGIC!r}.")
+  version = data[len(MAGIC)]
+  if version != FORMAT_VERSION:
+    raise CodecError(f"Unsupported format version {version}: this zoo reads version {FORMAT_VERSION}.")
+  model_id = bytes(data[len(MAGIC) + 1:FIXED_HEADER_BYTES])
+  position, shape = FIXED_HEADER_BYTES, []
+  for name in ("height", "width", "channels"):
+    value, position = _read_varint(data, position, name)
+    shape.append(value)
+  _check_shape(shape)
+  if len(data) < position + CRC_BYTES:
+    raise CodecError("Truncated file: the header ends before its checksum.")
+  payload = bytes(data[position + CRC_BYTES:])
+  if len(payload) > max_payload_bytes:
+    raise CodecError(f"Corrupt or foreign file: its payload of {len(payload)} bytes exceeds the "
+                     f"{max_payload_bytes} bytes this model can produce.")
+  stored = int.from_bytes(data[position:position + CRC_BYTES], "little")
+  if binascii.crc_hqx(payload, binascii.crc_hqx(bytes(data[:position]), 0)) != stored:
+    raise CodecError("Corrupt file: the checksum does not match (truncated or altered bytes).")
+  return Header(model_id, tuple(shape)), payload
+
+
+# ---- entropy tables and ANS -----------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class EntropyTables:
+  """Per code dimension d: codes offsets[d] .. offsets[d] + widths[d] - 1 with integer counts [D, W]."""
+  offsets: np.ndarray  # int64 [D]
+  widths: np.ndarray   # int64 [D]
+  counts: np.ndarray   # int64 [D, W], zero-padded past each row's width, rows sum to 2^16
+
+  @property
+  def probabilities(self):
+    # Exact in float64 (integers below 2^53), so constriction sees the same table on every run.
+    return self.counts.astype(np.float64)
+
+  def digest(self):
+    return hashlib.sha256(self.offsets.tobytes() + self.widths.tobytes() + self.counts.tobytes()).digest()
+
+
+def integer_tables(cdf) -> EntropyTables:
+  """Integer frequency tables from `cdf(values [N, D]) -> float64 [N, D]`, a factorized prior's CDF.
+
+  Each dimension keeps the integers whose bins hold mass beyond TAIL_MASS on either side; the tails
+  fold into the end bins. Counts are floor(p * (2^16 - W)) + 1 (every kept code stays codable) and
+  the rounding remainder goes to the most probable code, so the result is a pure function of the CDF.
+  """
+  edges = np.arange(-MAX_SUPPORT - 0.5, MAX_SUPPORT + 1.0, 1.0)  # [2 * MAX_SUPPORT + 2]
+  values = np.asarray(cdf(edges), np.float64)                     # [E, D]
+  lows, highs = [], []
+  for column in values.T:
+    lows.append(int(np.searchsorted(column, TAIL_MASS, side="right")) - 1 - MAX_SUPPORT)
+    highs.append(int(np.searchsorted(column, 1.0 - TAIL_MASS, side="left")) - 1 - MAX_SUPPORT)
+  lows = np.clip(lows, -MAX_SUPPORT, MAX_SUPPORT)
+  highs = np.maximum(np.clip(highs, -MAX_SUPPORT, MAX_SUPPORT), lows)
+  widths = highs - lows + 1
+  total = 2**TABLE_TOTAL_BITS
+  counts = np.zeros([len(lows), int(widths.max())], np.int64)
+  for d, (low, width) in enumerate(zip(lows, widths)):
+    upper = values[low + MAX_SUPPORT + 1:low + MAX_SUPPORT + width + 1, d].copy()
+    lower = np.concatenate([[0.0], upper[:-1]])
+    upper[-1] = 1.0  # the tails belong to the end bins
+    mass = np.clip(upper - lower, 0.0, None)
+    row = np.floor(mass / mass.sum() * (total - width)).astype(np.int64) + 1
+    row[np.argmax(row)] += total - row.sum()
+    counts[d, :width] = row
+  return EntropyTables(lows.astype(np.int64), widths.astype(np.int64), counts)
+
+
+def max_payload_bytes(tables: EntropyTables) -> int:
+  # constriction gives every symbol at least 2^-24 of probability, so no code costs more than 24 bits.
+  return WORD_BYTES * (int(np.ceil(24 * len(tables.offsets) / 32)) + 2)
+
+
+def encode_codes(codes, tables: EntropyTables):
+  """ANS payload of one image's integer codes [D]; codes outside a table's support are clipped to it.
+
+  Returns (payload bytes, number of codes clipped).
+  """
+  codes = np.asarray(codes, np.int64)
+  clipped = np.clip(codes, tables.offsets, tables.offsets + tables.widths - 1)
+  coder = constriction.stream.stack.AnsCoder()
+  coder.encode_reverse((clipped - tables.offsets).astype(np.int32),
+                       constriction.stream.model.Categorical(perfect=False), tables.probabilities)
+  words = coder.get_compressed().astype("<u4").tobytes()
+  # The last word is never zero, so its high zero bytes can go and be restored from the length.
+  return words.rstrip(b"\0"), int(np.sum(clipped != codes))
+
+
+def decode_codes(payload: bytes, tables: EntropyTables):
+  """Integer codes [D] of an ANS payload; CodecError if the payload is not a whole, valid code."""
+  padded = payload + b"\0" * (-len(payload) % WORD_BYTES)
+  try:
+    coder = constriction.stream.stack.AnsCoder(np.frombuffer(padded, "<u4").astype(np.uint32))
+    symbols = coder.decode(constriction.stream.model.Categorical(perfect=False), tables.probabilities)
+  except (ValueError, RuntimeError) as e:
+    raise CodecError(f"Corrupt file: the entropy-coded payload does not decode ({e}).") from None
+  if not coder.is_empty() or np.any(symbols >= tables.widths):
+    raise CodecError("Corrupt file: the entropy-coded payload does not decode to one image's code.")
+  return symbols.astype(np.int64) + tables.offsets
+
+
+# ---- networks in NumPy ----------------------------------------------------------------------------
+
+def _layer_ops(sequential):
+  """[(kind, params)] of a Keras Sequential MLP of Dense and LeakyReLU layers."""
+  import keras
+  ops = []
+  for layer in sequential.layers:
+    if isinstance(layer, keras.layers.Dense):
+      kernel, bias = (np.asarray(w, np.float64) for w in layer.get_weights())
+      ops.append(("dense", (kernel, bias)))
+      activation = keras.activations.serialize(layer.activation)
+      name = activation if isinstance(activation, str) else activation.get("config", {}).get("name")
+      if name not in ("linear", "sigmoid"):
+        raise ValueError(f"The codec cannot run a Dense layer with activation {name!r}.")
+      if name == "sigmoid":
+        ops.append(("sigmoid", None))
+    elif isinstance(layer, keras.layers.LeakyReLU):
+      ops.append(("leaky_relu", float(layer.negative_slope)))
+    else:
+      raise ValueError(f"The codec cannot run layer {layer.name} ({type(layer).__name__}).")
+  return ops
+
+
+def run_mlp(ops, x):
+  """The MLP on one flat float64 vector (a matrix-vector product per layer, so batch-independent)."""
+  for kind, params in ops:
+    if kind == "dense":
+      x = x @ params[0] + params[1]
+    elif kind == "leaky_relu":
+      x = np.where(x > 0, x, params * x)
+    else:
+      x = 0.5 * (1.0 + np.tanh(0.5 * x))  # the logistic sigmoid, without overflow warnings
+  return x
+
+
+# ---- a codec bound to one trained run -------------------------------------------------------------
+
+class Codec:
+  """Encodes uint8 images [H, W, C] to bytes and back with the generator of one compression_gan run."""
+
+  def __init__(self, generator, config):
+    if config.model != "compression_gan" or config.options.get("mode") != "codec":
+      raise CodecError(f"Run {config.logdir} is a {config.model} run (mode "
+                       f"{config.options.get('mode')!r}); the codec needs a compression_gan run with "
+                       "mode=codec.")
+    self.config = config
+    self.shape = tuple(int(n) for n in generator.image_shape)
+    self.encoder_ops = _layer_ops(generator.encoder)
+    self.decoder_ops = _layer_ops(generator.decoder)
+    prior = generator.prior
+    self.tables = integer_tables(lambda y: prior.cdf(np.asarray(y, np.float64)[:, None]).numpy())
+    self.max_payload = max_payload_bytes(self.tables)
+    self.model_id = self._model_id(generator)
+
+  @classmethod
+  def from_run(cls, logdir):
+    from zoo import trainer
+    generator, config = trainer.restore_generator(logdir)
+    return cls(generator, config)
+
+  def _model_id(self, generator):
+    digest = hashlib.sha256()
+    settings = {"format": FORMAT_VERSION, "shape": self.shape, "options": self.config.options}
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    for variable in generator.weights:
+      digest.update(np.asarray(variable, np.float32).tobytes())
+    digest.update(self.tables.digest())
+    return digest.digest()[:MODEL_ID_BYTES]
+
+  def check_image(self, image):
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.shape != self.shape:
+      h, w, c = self.shape
+      raise CodecError(f"This model codes uint8 images of {h}x{w} pixels with {c} channel(s) "
+                       f"({'grayscale' if c == 1 else 'colour'}); got {image.dtype} {image.shape}.")
+    return image
+
+  def codes(self, image):
+    """The rounded code [D] of one uint8 image."""
+    x = self.check_image(image).reshape(-1).astype(np.float64) / 255.0
+    return np.round(run_mlp(self.encoder_ops, x)).astype(np.int64)
+
+  def reconstruct(self, codes):
+    x = run_mlp(self.decoder_ops, np.asarray(codes, np.float64))
+    return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8).reshape(self.shape)
+
+  def encode(self, image) -> bytes:
+    payload, _ = encode_codes(self.codes(image), self.tables)
+    return pack(Header(self.model_id, self.shape), payload)
+
+  def decode(self, data: bytes):
+    header, payload = unpack(data, self.max_payload)
+    if header.model_id != self.model_id:
+      raise CodecError(f"This file was encoded by model {header.model_id.hex()}, but run "
+                       f"{self.config.logdir} is model {self.model_id.hex()}: decode it with the --logdir "
+                       "of the run that encoded it.")
+    if header.shape != self.shape:
+      raise CodecError(f"Corrupt file: its header says {header.shape}, but model {self.model_id.hex()} "
+                       f"only writes {self.shape}.")
+    return self.reconstruct(decode_codes(payload, self.tables))

@@ -1,0 +1,141 @@
+"""Compresses images with a trained compression_gan run, and decompresses them.
+
+  python -m zoo.compress encode IMAGE.png OUT.cgan --logdir=RUN      # one image -> one file
+  python -m zoo.compress decode OUT.cgan IMAGE.png --logdir=RUN      # one file -> PNG
+  python -m zoo.compress batch OUT_DIR --logdir=RUN --split=test[:1000]   # a TFDS split of the run's dataset
+
+`batch` writes one file per image (00000.cgan, ...), decodes every file back from disk and writes
+stats.json (bpp from the files' sizes, PSNR, SSIM) and decoded.npz (uint8 images, for FID).
+Images must have the run's size and mode (28x28 grayscale for MNIST runs); `--convert` converts other
+images first (Pillow: to the run's mode, then a Lanczos resize), and says so.
+"""
+import json
+import os
+import sys
+
+from absl import app, flags
+
+from zoo.cli import quiet_library_logs
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("logdir", None, "Run folder of a compression_gan run (mode=codec).")
+flags.DEFINE_boolean("convert", False, "encode: convert an image of another size or mode to the run's.")
+flags.DEFINE_string("split", "test", "batch: TFDS split of the run's dataset.")
+flags.DEFINE_string("data_dir", None, "batch: TFDS data_dir (default: the run's).")
+
+USAGE = ("usage: python -m zoo.compress encode IMAGE.png OUT --logdir=RUN | "
+         "decode IN IMAGE.png --logdir=RUN | batch OUT_DIR --logdir=RUN [--split=test]")
+PIL_MODES = {1: "L", 3: "RGB"}
+MAX_FILE_BYTES = 1 << 20  # far above any file a model writes; bounds what decode reads
+
+
+def read_image(path, shape, convert):
+  """uint8 [H, W, C] of an image file, checked against (or, with `convert`, converted to) `shape`."""
+  from PIL import Image, UnidentifiedImageError
+  import numpy as np
+  try:
+    image = Image.open(path)
+    image.load()
+  except (OSError, UnidentifiedImageError) as e:
+    raise ValueError(f"Cannot read {path} as an image: {e}") from None
+  height, width, channels = shape
+  mode = PIL_MODES.get(channels)
+  if image.mode == mode and image.size == (width, height):
+    return np.asarray(image).reshape(shape)
+  wanted = f"{width}x{height} {mode}"
+  if not convert:
+    raise ValueError(f"{path} is {image.size[0]}x{image.size[1]} {image.mode}; this run codes {wanted} "
+                     "images. Convert it, or pass --convert to convert it to that size and mode.")
+  print(f"Converting {path} from {image.size[0]}x{image.size[1]} {image.mode} to {wanted}.", flush=True)
+  image = image.convert(mode).resize((width, height), Image.Resampling.LANCZOS)
+  return np.asarray(image).reshape(shape)
+
+
+def write_image(path, pixels):
+  from PIL import Image
+  image = Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels)
+  try:
+    image.save(path, format="PNG")
+  except (OSError, ValueError) as e:
+    raise ValueError(f"Cannot write {path}: {e}") from None
+
+
+def read_file(path):
+  try:
+    with open(path, "rb") as f:
+      data = f.read(MAX_FILE_BYTES + 1)
+  except OSError as e:
+    raise ValueError(f"Cannot read {path}: {e.strerror}.") from None
+  if len(data) > MAX_FILE_BYTES:
+    raise ValueError(f"{path} is larger than {MAX_FILE_BYTES} bytes: not a compression_gan file.")
+  return data
+
+
+def write_file(path, data):
+  try:
+    with open(path, "wb") as f:
+      f.write(data)
+  except OSError as e:
+    raise ValueError(f"Cannot write {path}: {e.strerror}.") from None
+
+
+def compress_split(codec, split, out_dir, data_dir=None):
+  """Encodes every image of a split into out_dir, decodes the files back; returns (stats, originals,
+  decoded)."""
+  import numpy as np
+  from zoo import data
+  from zoo.metrics import fidelity
+  config = codec.config
+  originals = np.stack(list(data.load_images(config.dataset, split, data_dir or config.data_dir,
+                                             config.image_size).as_numpy_iterator()))
+  os.makedirs(out_dir, exist_ok=True)
+  sizes, decoded = [], []
+  for i, image in enumerate(originals):
+    path = os.path.join(out_dir, f"{i:05d}.cgan")
+    write_file(path, codec.encode(image))
+    sizes.append(os.path.getsize(path))
+    decoded.append(codec.decode(read_file(path)))
+  decoded = np.stack(decoded)
+  pixels = int(np.prod(codec.shape[:2]))
+  stats = {"logdir": config.logdir, "dataset": config.dataset, "split": split, "images": len(sizes),
+           "model_id": codec.model_id.hex(), "mean_file_bytes": float(np.mean(sizes)),
+           "bpp": float(np.mean(sizes)) * 8 / pixels,
+           "psnr": float(np.mean(fidelity.psnr(originals, decoded))),
+           "ssim": float(np.mean(fidelity.ssim(originals, decoded)))}
+  return stats, originals, decoded
+
+
+def main(argv):
+  quiet_library_logs()
+  if len(argv) < 2 or argv[1] not in ("encode", "decode", "batch"):
+    sys.exit(f"error: {USAGE}")
+  command, paths = argv[1], argv[2:]
+  if len(paths) != (1 if command == "batch" else 2):
+    sys.exit(f"error: {command} takes {'one path' if command == 'batch' else 'two paths'}. {USAGE}")
+  if not FLAGS.logdir:
+    sys.exit("error: --logdir is required: the run folder of the compression_gan model to use.")
+  from zoo import codec as codec_lib
+  from zoo import data
+  try:
+    codec = codec_lib.Codec.from_run(FLAGS.logdir)
+    if command == "encode":
+      image = read_image(paths[0], codec.shape, FLAGS.convert)
+      encoded = codec.encode(image)
+      write_file(paths[1], encoded)
+      print(f"{paths[1]}: {len(encoded)} bytes, {len(encoded) * 8 / (image.shape[0] * image.shape[1]):.3f} "
+            f"bpp (model {codec.model_id.hex()})")
+    elif command == "decode":
+      write_image(paths[1], codec.decode(read_file(paths[0])))
+      print(f"{paths[1]} written")
+    else:
+      import numpy as np
+      stats, _, decoded = compress_split(codec, FLAGS.split, paths[0], FLAGS.data_dir)
+      np.savez_compressed(os.path.join(paths[0], "decoded.npz"), images=decoded)
+      write_file(os.path.join(paths[0], "stats.json"), json.dumps(stats, indent=2).encode())
+      print(json.dumps(stats, indent=2))
+  except (ValueError, FileNotFoundError, data.DataUnavailableError) as e:
+    sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+  app.run(main)
