@@ -29,6 +29,7 @@ from zoo import data
 from zoo import distribute
 from zoo import images
 from zoo import models
+from zoo import optimizers
 
 _METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 _PRETRAIN_METRICS = ("loss",)
@@ -66,7 +67,7 @@ def as_batch(element):
 
 
 def _optimizer(config, learning_rate):
-  optimizer = keras.optimizers.Adam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
+  optimizer = optimizers.FusedAdam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
   if config.precision == "mixed_float16":
     optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
   return optimizer
