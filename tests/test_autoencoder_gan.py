@@ -1,14 +1,22 @@
 """`autoencoder_gan` (article 002): shapes, parameter counts, the decoder copy, the loss, and both phases."""
+import dataclasses
+import os
+import signal
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from experiments import figures
+from tests.test_resume import checkpoint_values
 from zoo import config as config_lib
 from zoo import data
+from zoo import trainer as trainer_lib
 from zoo.models import autoencoder_gan
 
 MNIST_SHAPE = (28, 28, 1)
+VALIDATION_TAG = "autoencoder/validation_loss"
 
 
 def resolved(tmp_path, **overrides):
@@ -107,3 +115,93 @@ def test_autoencoder_loss_falls_on_a_small_batch(data_dir):
   for _ in range(29):
     last = float(step())
   assert last < 0.6 * first, (first, last)
+
+
+# ---- both phases through the shared trainer -------------------------------------------------------
+
+def small_validation(spec):
+  """The registered model with a 64-image validation set, so logging every step stays cheap."""
+  return dataclasses.replace(spec, pretraining=dataclasses.replace(spec.pretraining, validation_examples=64))
+
+
+def tiny_run(logdir, data_dir, pretrain_steps=4, steps=4, **overrides):
+  values = dict(data_dir=data_dir, train_split="train[:512]", batch_size=16, steps=steps, log_every=1,
+                image_every=2, checkpoint_every=100, steps_per_call=1, num_grid_images=4,
+                options={"pretrain_steps": pretrain_steps})
+  values.update(overrides)
+  return config_lib.resolve("autoencoder_gan", str(logdir), values)
+
+
+def progress_lines(lines):
+  """The "<phase> step i/n" part of the trainer's progress lines."""
+  return [line.split(" |")[0] for line in lines if line.startswith(("step ", "autoencoder step "))]
+
+
+def restored_models(config):
+  """The generator and autoencoder of a run's latest checkpoint."""
+  spec = autoencoder_gan.SPEC
+  generator = spec.build_generator(config, MNIST_SHAPE)
+  autoencoder = spec.pretraining.build(config, MNIST_SHAPE)
+  latest = tf.train.latest_checkpoint(os.path.join(config.logdir, "checkpoints"))
+  tf.train.Checkpoint(generator=generator, **{spec.pretraining.name: autoencoder}).restore(
+      latest).expect_partial()
+  return generator, autoencoder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("init_from_decoder", [True, False])
+def test_one_run_pretrains_then_starts_g_from_the_decoder(tmp_path, data_dir, init_from_decoder):
+  # g_learning_rate=0 freezes G during its one adversarial step, so the checkpoint shows G as initialised.
+  config = tiny_run(tmp_path, data_dir, pretrain_steps=12, steps=1, g_learning_rate=0.0, log_every=4,
+                    options={"pretrain_steps": 12, "init_from_decoder": init_from_decoder})
+  lines = []
+  trainer_lib.fit(config, spec=small_validation(autoencoder_gan.SPEC), log=lines.append)
+  assert progress_lines(lines) == [
+      "autoencoder step 4/12", "autoencoder step 8/12", "autoencoder step 12/12", "step 1/1"]
+  # (the prefix names the scalar alone: autoencoder/reconstructions is an image summary)
+  validation = figures.read_scalars(config.logdir, prefix=VALIDATION_TAG)[VALIDATION_TAG][1]
+  assert validation[-1] < 0.8 * validation[0], validation  # held-out reconstruction improves
+  assert os.path.exists(os.path.join(config.logdir, "samples", "autoencoder_step_00000012.png"))
+  generator, autoencoder = restored_models(config)
+  source, target = decoder_weights(autoencoder.get_layer("decoder")), decoder_weights(generator)
+  for name in autoencoder_gan.DECODER_LAYER_NAMES:
+    for s, t in zip(source[name], target[name]):
+      assert np.array_equal(s, t) == init_from_decoder, name
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+  from tests.conftest import DATA_DIR
+  config = tiny_run(tmp_path_factory.mktemp("whole"), DATA_DIR)
+  trainer_lib.fit(config, spec=small_validation(autoencoder_gan.SPEC), log=lambda *_: None)
+  return checkpoint_values(config.logdir)
+
+
+def sigterm_at(line_start, lines):
+  """A log function that records lines and sends this process SIGTERM after the one given."""
+  def log(line):
+    lines.append(line)
+    if line.startswith(line_start):
+      signal.raise_signal(signal.SIGTERM)
+  return log
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_after", ["autoencoder step 2/4", "autoencoder step 4/4", "step 2/4"])
+def test_resume_in_either_phase_or_at_the_boundary_equals_an_uninterrupted_run(
+    tmp_path, data_dir, uninterrupted, stop_after):
+  config = tiny_run(tmp_path, data_dir)
+  spec = small_validation(autoencoder_gan.SPEC)
+  first, second = [], []
+  with pytest.raises(trainer_lib.TrainingInterrupted):
+    trainer_lib.fit(config, spec=spec, log=sigterm_at(stop_after, first))
+  trainer_lib.fit(config, spec=spec, log=second.append)
+  assert first[-1].startswith(stop_after)
+  steps_logged = progress_lines(first + second)
+  all_steps = [f"autoencoder step {i}/4" for i in range(1, 5)] + [f"step {i}/4" for i in range(1, 5)]
+  assert steps_logged == all_steps  # nothing is redone, nothing skipped
+  resumed = checkpoint_values(config.logdir)
+  assert resumed.keys() == uninterrupted.keys()
+  compared = [name for name in uninterrupted if not name.startswith("save_counter")]  # one more save
+  for name in compared:
+    np.testing.assert_array_equal(resumed[name], uninterrupted[name], err_msg=name)
