@@ -242,6 +242,7 @@ def run_dir(tmp_path_factory):
   return str(logdir)
 
 
+@pytest.mark.slow
 def test_cli_encode_decode_and_clean_errors(run_dir, mnist_images, tmp_path):
   from PIL import Image
   original = tmp_path / "digit.png"
@@ -272,9 +273,8 @@ def test_cli_encode_decode_and_clean_errors(run_dir, mnist_images, tmp_path):
 
 
 def test_batch_bpp_is_the_file_sizes(run_dir, tmp_path):
-  from zoo import compress
   codec = codec_lib.Codec.from_run(run_dir)
-  stats, originals, decoded = compress.compress_split(codec, "test[:50]", str(tmp_path / "out"))
+  stats, originals, decoded = codec_lib.compress_split(codec, "test[:50]", str(tmp_path / "out"))
   sizes = [os.path.getsize(tmp_path / "out" / f"{i:05d}.cgan") for i in range(50)]
   assert stats["images"] == 50 and stats["bpp"] == pytest.approx(np.mean(sizes) * 8 / 784, rel=1e-12)
   assert originals.shape == decoded.shape == (50,) + SHAPE

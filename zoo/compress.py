@@ -79,32 +79,6 @@ def write_file(path, data):
     raise ValueError(f"Cannot write {path}: {e.strerror}.") from None
 
 
-def compress_split(codec, split, out_dir, data_dir=None):
-  """Encodes every image of a split into out_dir, decodes the files back; returns (stats, originals,
-  decoded)."""
-  import numpy as np
-  from zoo import data
-  from zoo.metrics import fidelity
-  config = codec.config
-  originals = np.stack(list(data.load_images(config.dataset, split, data_dir or config.data_dir,
-                                             config.image_size).as_numpy_iterator()))
-  os.makedirs(out_dir, exist_ok=True)
-  sizes, decoded = [], []
-  for i, image in enumerate(originals):
-    path = os.path.join(out_dir, f"{i:05d}.cgan")
-    write_file(path, codec.encode(image))
-    sizes.append(os.path.getsize(path))
-    decoded.append(codec.decode(read_file(path)))
-  decoded = np.stack(decoded)
-  pixels = int(np.prod(codec.shape[:2]))
-  stats = {"logdir": config.logdir, "dataset": config.dataset, "split": split, "images": len(sizes),
-           "model_id": codec.model_id.hex(), "mean_file_bytes": float(np.mean(sizes)),
-           "bpp": float(np.mean(sizes)) * 8 / pixels,
-           "psnr": float(np.mean(fidelity.psnr(originals, decoded))),
-           "ssim": float(np.mean(fidelity.ssim(originals, decoded)))}
-  return stats, originals, decoded
-
-
 def main(argv):
   quiet_library_logs()
   if len(argv) < 2 or argv[1] not in ("encode", "decode", "batch"):
@@ -129,7 +103,7 @@ def main(argv):
       print(f"{paths[1]} written")
     else:
       import numpy as np
-      stats, _, decoded = compress_split(codec, FLAGS.split, paths[0], FLAGS.data_dir)
+      stats, _, decoded = codec_lib.compress_split(codec, FLAGS.split, paths[0], FLAGS.data_dir)
       np.savez_compressed(os.path.join(paths[0], "decoded.npz"), images=decoded)
       write_file(os.path.join(paths[0], "stats.json"), json.dumps(stats, indent=2).encode())
       print(json.dumps(stats, indent=2))

@@ -31,7 +31,7 @@ from zoo.models.registry import ModelSpec, register
 DEFAULTS = {
     "dataset": "mnist",
     "batch_size": 128,
-    "steps": 6000,
+    "steps": 4000,                # ~8.5 epochs; the mid operating point of docs/compression_gan.md
     "g_learning_rate": 5e-4,
     "d_learning_rate": 2e-4,
     "beta_1": 0.5,
@@ -45,7 +45,7 @@ MODES = ("codec", "jpeg_restore")
 OPTIONS = {
     "mode": "codec",
     "code_size": 32,              # latent dimensions; the article's code is 100
-    "rate_weight": 0.01,          # lambda_rate, per bit per pixel: the operating point
+    "rate_weight": 0.005,         # lambda_rate, per bit per pixel: the operating point
     "adversarial_weight": 1e-3,   # lambda_adv, relative to the MSE distortion
     "jpeg_qualities": "1,5,10,20",  # jpeg_restore: training draws one of these per image
 }
