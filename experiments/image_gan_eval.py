@@ -31,6 +31,8 @@ flags.DEFINE_list("tasks", ["denoise", "inpaint", "superres"], "Tasks to score."
 flags.DEFINE_string("runs_dir", "runs", "Where the GAN runs are and the VAEs and scores go.")
 flags.DEFINE_string("out_dir", "docs/figures", "Where the figures go.")
 flags.DEFINE_boolean("only_vae", False, "Only train the missing VAEs.")
+flags.DEFINE_boolean("table_only", False, "Only print the tables from the scores already in "
+                     "<runs_dir>/image_gan_eval/ (each pair can be scored as soon as its GAN run ends).")
 
 TEST_SEED = 2024         # the degradation of the test split, the same for every method
 FIGURE_EXAMPLES = 6      # rows of each figure: the first test images
@@ -211,13 +213,17 @@ def main(argv):
       return
     records = []
     for dataset in FLAGS.datasets:
-      mean_image = baselines.mean_train_image(dataset, FLAGS.data_dir)
+      mean_image = None if FLAGS.table_only else baselines.mean_train_image(dataset, FLAGS.data_dir)
       for task in FLAGS.tasks:
-        record = evaluate_task(dataset, task, mean_image)
-        os.makedirs(os.path.join(FLAGS.runs_dir, "image_gan_eval"), exist_ok=True)
-        with open(os.path.join(FLAGS.runs_dir, "image_gan_eval", f"{dataset}_{task}.json"), "w") as f:
-          json.dump(record, f, indent=2)
-        records.append(record)
+        path = os.path.join(FLAGS.runs_dir, "image_gan_eval", f"{dataset}_{task}.json")
+        if FLAGS.table_only:
+          with open(path) as f:
+            records.append(json.load(f))
+          continue
+        records.append(evaluate_task(dataset, task, mean_image))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+          json.dump(records[-1], f, indent=2)
   except (ValueError, FileNotFoundError) as e:
     sys.exit(f"error: {e}")
   print(markdown_table(records))

@@ -3,9 +3,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.conftest import two_replica_strategy
 from zoo import baselines
 from zoo import config as config_lib
+from zoo import data
 from zoo import degradations
+from zoo import trainer as trainer_lib
 from zoo.models import image_gan
 
 SEED = tf.constant([7, 3], tf.int64)
@@ -114,7 +117,7 @@ def test_generator_keeps_the_image_shape_and_discriminator_scores_pairs(tmp_path
   generator = image_gan.build_generator(config, shape)
   restored = generator(tf.random.uniform((3,) + shape, -1, 1, seed=1), training=False)
   assert restored.shape == (3,) + shape and restored.dtype == tf.float32
-  assert -1.0 <= restored.numpy().min() and restored.numpy().max() <= 1.0
+  assert np.isfinite(restored.numpy()).all()
   batch = {"degraded": tf.zeros((3,) + shape), "real": tf.zeros((3,) + shape)}
   pair = image_gan.input_and_output_pair(batch, restored)
   logits = image_gan.build_discriminator(config, shape)(pair, training=False)
@@ -127,6 +130,22 @@ def test_generator_has_skip_connections_at_every_scale(tmp_path):
   concatenated = [layer.output.shape[1:3] for layer in generator.layers
                   if layer.__class__.__name__ == "Concatenate"]
   assert sorted(concatenated) == [(14, 14), (28, 28)]
+
+
+def test_l1_gradient_survives_an_all_black_output(tmp_path):
+  # The trap a tanh output fell into on MNIST: every pixel pushed far below -1 (black). A linear
+  # output keeps the L1 gradient at full strength there, so the digit pixels can still recover.
+  config = resolved(tmp_path)
+  generator = image_gan.build_generator(config, (28, 28, 1))
+  last = generator.layers[-2]
+  last.bias.assign(tf.fill(last.bias.shape, -5.0))
+  real = tf.where(random_images((4, 28, 28, 1), seed=3) > 0.8, 1.0, -1.0)  # a sparse white "digit"
+  with tf.GradientTape() as tape:
+    l1 = tf.reduce_mean(image_gan.weighted_l1(config, {"real": real}, generator(real, training=True))["l1"])
+  bias_gradient = tape.gradient(l1, last.bias).numpy()
+  # Every pixel (black or white) lies above an output near -5, so d(l1)/d(bias) = -l1_weight exactly;
+  # behind tanh it would be scaled by tanh'(-5) < 2e-4.
+  assert bias_gradient[0] == pytest.approx(-config.options["l1_weight"], rel=1e-3)
 
 
 @pytest.mark.parametrize("options,shape,message", [
@@ -159,6 +178,87 @@ def test_l1_term_is_weighted_per_example_mean_absolute_error(tmp_path):
   np.testing.assert_allclose(image_gan.weighted_l1(config, {"real": real}, restored)["l1"], [5.0, 10.0])
 
 
+# ---- training on the shared trainer ----------------------------------------------------------------
+
+def weights(trainer):
+  return [v.numpy() for v in trainer.generator.weights + trainer.discriminator.weights]
+
+
+def _two_steps(strategy, config, initial):
+  trainer = trainer_lib.GANTrainer(config, strategy)
+  for model, values in zip((trainer.generator, trainer.discriminator), initial):
+    model.set_weights(values)
+  metrics, bad_step = trainer.train_steps(trainer.distributed_batches(0), 2)
+  assert bad_step == -1
+  return metrics, weights(trainer)
+
+
+@pytest.mark.parametrize("task,discriminator", [("inpaint", "image"), ("denoise", "patch")])
+def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir, task, discriminator):
+  # The degradation is drawn on the global batch in the input pipeline, so both replica counts see
+  # the same degraded images; the losses are reduced over the global batch.
+  config = mnist_config(tmp_path, data_dir, options={"task": task, "discriminator": discriminator})
+  reference = trainer_lib.GANTrainer(config)
+  initial = (reference.generator.get_weights(), reference.discriminator.get_weights())
+  one_metrics, one = _two_steps(tf.distribute.OneDeviceStrategy("/cpu:0"), config, initial)
+  two_metrics, two = _two_steps(two_replica_strategy(), config, initial)
+  assert set(one_metrics) == {"d_loss", "g_loss", "d_real", "d_fake", "l1"}
+  for a, b in zip(one, two):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+  for name in one_metrics:
+    assert one_metrics[name] == pytest.approx(two_metrics[name], rel=1e-4)
+  assert any(not np.allclose(a, b) for a, b in zip(one, initial[0] + initial[1]))
+
+
+def test_l1_term_falls_when_overfitting_one_batch(tmp_path, data_dir):
+  config = mnist_config(tmp_path, data_dir, options={"task": "superres"})
+  trainer = trainer_lib.GANTrainer(config)
+  batch = next(iter(data.training_batches(config, prepare=lambda real, seed: image_gan.degrade_batch(
+      config, real, seed))))
+  one_batch = iter(trainer.strategy.experimental_distribute_dataset(
+      tf.data.Dataset.from_tensors(batch).repeat()))
+  first, _ = trainer.train_steps(one_batch, 1)
+  trainer.train_steps(one_batch, 40)
+  later, _ = trainer.train_steps(one_batch, 5)
+  assert later["l1"] < 0.4 * first["l1"], (first, later)
+  assert later["g_loss"] > later["l1"]  # the adversarial term is part of G's loss
+
+
+def test_training_writes_restoration_grids_of_degraded_restored_original(tmp_path, data_dir):
+  config = mnist_config(tmp_path, data_dir, options={"task": "inpaint"})
+  trainer_lib.fit(config, log=lambda *_: None)
+  from zoo import images
+  grid = images.read_png(str(tmp_path / "samples" / "step_00000002.png"))
+  assert grid.shape == (2 + 3 * 30, 2 + 4 * 30, 1)  # three rows (degraded, restored, original) of 4
+  row = lambda i: grid[2 + 30 * i:30 * (i + 1), 2:30]
+  assert (row(0) == 128).sum() >= 14 * 14 and not (row(2) == 128).sum() >= 14 * 14
+
+
+def test_colorize_trains_a_step_on_mocked_rgb_photos(tmp_path):
+  import tensorflow_datasets as tfds
+  from tests.test_dcgan import _fake_celeb_a
+  _fake_celeb_a(str(tmp_path), 32)
+  with tfds.testing.mock_data(num_examples=32, data_dir=str(tmp_path)):
+    config = resolved(tmp_path / "run", dataset="celeb_a", data_dir=str(tmp_path), batch_size=8,
+                      image_size=32, options={"task": "colorize"})
+    trainer = trainer_lib.GANTrainer(config)
+    batch = next(iter(trainer.distributed_batches(0, download=False)))
+    metrics, bad_step = trainer.train_steps(trainer.distributed_batches(0, download=False), 1)
+  gray = batch["degraded"].numpy()
+  np.testing.assert_allclose(gray[..., 0], gray[..., 2], atol=1e-6)
+  assert not np.allclose(batch["real"].numpy()[..., 0], batch["real"].numpy()[..., 2])
+  assert trainer.generator.output_shape == (None, 32, 32, 3)
+  assert bad_step == -1 and np.isfinite(metrics["l1"])
+
+
+def test_train_cli_takes_the_task_as_a_flag_and_refuses_colorize_on_mnist(tmp_path):
+  from tests.helpers import DATA_DIR, run_module
+  result = run_module("zoo.train", "--model=image_gan", "--task=colorize", f"--data_dir={DATA_DIR}",
+                      f"--logdir={tmp_path}", "--steps=1")
+  assert result.returncode != 0
+  assert result.stderr.strip().splitlines()[-1].startswith("error: --task=colorize needs an RGB dataset")
+
+
 # ---- baselines ------------------------------------------------------------------------------------
 
 def test_median_filter_removes_isolated_specks():
@@ -187,3 +287,61 @@ def test_vae_elbo_and_restoration_shapes(data_dir):
   assert loss.shape == (5,) and np.all(loss.numpy() >= reconstruction.numpy())  # KL >= 0
   restored = baselines.vae_restore(model, baselines._uint8(degraded.numpy()))
   assert restored.shape == (5, 28, 28, 1) and restored.dtype == np.uint8
+
+
+# ---- restore CLI ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def untrained_run(tmp_path, data_dir):
+  """A run folder holding an (untrained) image_gan generator checkpoint, as zoo.train would write."""
+  config = mnist_config(tmp_path / "run", data_dir, options={"task": "inpaint"})
+  config_lib.save(config)
+  generator = image_gan.build_generator(config, (28, 28, 1))
+  tf.train.Checkpoint(generator=generator).save(str(tmp_path / "run" / "checkpoints" / "ckpt"))
+  return config.logdir, generator
+
+
+def write_png(path, image):
+  from zoo import images
+  images.write_png(str(path), image)
+  return str(path)
+
+
+def test_restore_applies_the_runs_generator_to_a_png(untrained_run, tmp_path):
+  from zoo import restore
+  logdir, generator = untrained_run
+  digit = np.random.default_rng(0).integers(0, 256, (28, 28, 1), np.uint8)
+  out = restore.restore_file(logdir, write_png(tmp_path / "in.png", digit), str(tmp_path / "out.png"),
+                             degraded_out=str(tmp_path / "masked.png"))
+  from zoo import images
+  masked = images.read_png(str(tmp_path / "masked.png"))
+  assert (masked != digit).sum() >= 14 * 14 - 2  # the run's own square hole (a pixel may already be 128)
+  expected = np.round(np.clip(generator(masked[None] / 127.5 - 1.0).numpy() + 1.0, 0, 2) * 127.5)
+  np.testing.assert_allclose(out.astype(float), expected[0], atol=1)
+  np.testing.assert_array_equal(images.read_png(str(tmp_path / "out.png")), out)
+
+
+@pytest.mark.parametrize("shape,message", [((32, 32, 1), "is 32x32 pixels.*28x28"),
+                                           ((28, 28, 3), "is RGB.*grayscale.*convert\\('L'\\)")])
+def test_restore_refuses_wrong_size_or_mode_with_the_fix(untrained_run, tmp_path, shape, message):
+  from zoo import restore
+  path = write_png(tmp_path / "in.png", np.zeros(shape, np.uint8))
+  with pytest.raises(ValueError, match=message):
+    restore.restore_file(untrained_run[0], path, str(tmp_path / "out.png"))
+
+
+def test_restore_cli_exits_with_one_line_errors(untrained_run, tmp_path):
+  from tests.helpers import run_module
+  path = write_png(tmp_path / "in.png", np.zeros((32, 32, 1), np.uint8))
+  result = run_module("zoo.restore", f"--logdir={untrained_run[0]}", path, str(tmp_path / "out.png"))
+  assert result.returncode != 0 and result.stderr.strip().splitlines()[-1].startswith("error: ")
+  assert "Traceback" not in result.stderr
+  result = run_module("zoo.restore", f"--logdir={untrained_run[0]}", path)
+  assert result.returncode != 0 and "IN.png OUT.png" in result.stderr
+
+
+def test_restore_refuses_a_noise_to_image_run(tmp_path, data_dir):
+  from zoo import restore
+  config_lib.save(config_lib.resolve("dense_gan", str(tmp_path), {"data_dir": data_dir}))
+  with pytest.raises(ValueError, match="needs an image_gan run"):
+    restore.load_restorer(str(tmp_path))

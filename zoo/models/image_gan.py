@@ -9,7 +9,7 @@ restoration (Isola et al. 2017):
   zoo/degradations.py), seeded by (seed, batch index);
 - G: a conv encoder-decoder with skip connections (U-Net) from the degraded image to the restored one;
   Conv(f, 3) -> Conv(2f, 4, 2) -> Conv(4f, 4, 2) -> Conv(4f, 3) -> ConvT(2f, 4, 2) + skip ->
-  ConvT(f, 4, 2) + skip -> Conv(C, 3) -> tanh, f = `generator_filters`;
+  ConvT(f, 4, 2) + skip -> Conv(C, 3), linear, f = `generator_filters`;
 - D: scores the (degraded input, image) pair, channel-concatenated: Conv(df, 4, 2) -> Conv(2df, 4, 2)
   -> Flatten -> Dense(1) per image (`discriminator=image`, the article's conv + fully connected D), or a
   Conv(1, 3) logit per 18x18-pixel patch (`discriminator=patch`, pix2pix's PatchGAN);
@@ -26,7 +26,7 @@ from zoo.models.registry import ModelSpec, register
 
 DEFAULTS = {
     "dataset": "mnist",
-    "pixel_range": "symmetric",       # tanh output, as pix2pix
+    "pixel_range": "symmetric",       # [-1, 1], as pix2pix
     "batch_size": 64,
     "g_learning_rate": 2e-4,          # pix2pix: Adam(2e-4, beta_1=0.5)
     "d_learning_rate": 2e-4,
@@ -100,8 +100,10 @@ def build_generator(config, image_shape):
   x = layers.Concatenate()([x, half])  # skips carry the input's detail past the bottleneck
   x = layers.ReLU()(layers.Conv2DTranspose(filters, 4, strides=2, padding="same")(x))
   x = layers.Concatenate()([x, full])
-  x = _conv(image_shape[-1], 3)(x)
-  restored = layers.Activation("tanh", dtype="float32")(x)                        # [B, H, W, C]
+  # A linear output, not pix2pix's tanh: on MNIST the L1 term first drives every pixel towards the black
+  # background, tanh saturates there and its vanishing gradient leaves G stuck at an all-black image
+  # (docs/image_gan.md). Pixels outside [-1, 1] are clipped where images are made (zoo.data.to_uint8).
+  restored = layers.Activation("linear", dtype="float32")(_conv(image_shape[-1], 3)(x))  # [B, H, W, C]
   return keras.Model(degraded, restored, name="image_gan_generator")
 
 
