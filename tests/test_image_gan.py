@@ -117,7 +117,7 @@ def test_generator_keeps_the_image_shape_and_discriminator_scores_pairs(tmp_path
   generator = image_gan.build_generator(config, shape)
   restored = generator(tf.random.uniform((3,) + shape, -1, 1, seed=1), training=False)
   assert restored.shape == (3,) + shape and restored.dtype == tf.float32
-  assert np.isfinite(restored.numpy()).all()
+  assert -1.0 <= restored.numpy().min() and restored.numpy().max() <= 1.0  # clipped when restoring
   batch = {"degraded": tf.zeros((3,) + shape), "real": tf.zeros((3,) + shape)}
   pair = image_gan.input_and_output_pair(batch, restored)
   logits = image_gan.build_discriminator(config, shape)(pair, training=False)
@@ -137,12 +137,13 @@ def test_l1_gradient_survives_an_all_black_output(tmp_path):
   # output keeps the L1 gradient at full strength there, so the digit pixels can still recover.
   config = resolved(tmp_path)
   generator = image_gan.build_generator(config, (28, 28, 1))
-  last = generator.layers[-2]
+  last = generator.layers[-3]  # the final convolution, before the linear activation and the clip
   last.bias.assign(tf.fill(last.bias.shape, -5.0))
   real = tf.where(random_images((4, 28, 28, 1), seed=3) > 0.8, 1.0, -1.0)  # a sparse white "digit"
   with tf.GradientTape() as tape:
     l1 = tf.reduce_mean(image_gan.weighted_l1(config, {"real": real}, generator(real, training=True))["l1"])
   bias_gradient = tape.gradient(l1, last.bias).numpy()
+  assert generator(real, training=True).numpy().max() < -1.0  # unclipped while training
   # Every pixel (black or white) lies above an output near -5, so d(l1)/d(bias) = -l1_weight exactly;
   # behind tanh it would be scaled by tanh'(-5) < 2e-4.
   assert bias_gradient[0] == pytest.approx(-config.options["l1_weight"], rel=1e-3)
@@ -193,6 +194,7 @@ def _two_steps(strategy, config, initial):
   return metrics, weights(trainer)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task,discriminator", [("inpaint", "image"), ("denoise", "patch")])
 def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir, task, discriminator):
   # The degradation is drawn on the global batch in the input pipeline, so both replica counts see
@@ -210,6 +212,7 @@ def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir, task, dis
   assert any(not np.allclose(a, b) for a, b in zip(one, initial[0] + initial[1]))
 
 
+@pytest.mark.slow
 def test_l1_term_falls_when_overfitting_one_batch(tmp_path, data_dir):
   config = mnist_config(tmp_path, data_dir, options={"task": "superres"})
   trainer = trainer_lib.GANTrainer(config)
@@ -224,6 +227,7 @@ def test_l1_term_falls_when_overfitting_one_batch(tmp_path, data_dir):
   assert later["g_loss"] > later["l1"]  # the adversarial term is part of G's loss
 
 
+@pytest.mark.slow
 def test_training_writes_restoration_grids_of_degraded_restored_original(tmp_path, data_dir):
   config = mnist_config(tmp_path, data_dir, options={"task": "inpaint"})
   trainer_lib.fit(config, log=lambda *_: None)
@@ -234,6 +238,7 @@ def test_training_writes_restoration_grids_of_degraded_restored_original(tmp_pat
   assert (row(0) == 128).sum() >= 14 * 14 and not (row(2) == 128).sum() >= 14 * 14
 
 
+@pytest.mark.slow
 def test_colorize_trains_a_step_on_mocked_rgb_photos(tmp_path):
   import tensorflow_datasets as tfds
   from tests.test_dcgan import _fake_celeb_a
@@ -251,6 +256,7 @@ def test_colorize_trains_a_step_on_mocked_rgb_photos(tmp_path):
   assert bad_step == -1 and np.isfinite(metrics["l1"])
 
 
+@pytest.mark.slow
 def test_train_cli_takes_the_task_as_a_flag_and_refuses_colorize_on_mnist(tmp_path):
   from tests.helpers import DATA_DIR, run_module
   result = run_module("zoo.train", "--model=image_gan", "--task=colorize", f"--data_dir={DATA_DIR}",
@@ -330,6 +336,7 @@ def test_restore_refuses_wrong_size_or_mode_with_the_fix(untrained_run, tmp_path
     restore.restore_file(untrained_run[0], path, str(tmp_path / "out.png"))
 
 
+@pytest.mark.slow
 def test_restore_cli_exits_with_one_line_errors(untrained_run, tmp_path):
   from tests.helpers import run_module
   path = write_png(tmp_path / "in.png", np.zeros((32, 32, 1), np.uint8))

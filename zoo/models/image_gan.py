@@ -9,7 +9,8 @@ restoration (Isola et al. 2017):
   zoo/degradations.py), seeded by (seed, batch index);
 - G: a conv encoder-decoder with skip connections (U-Net) from the degraded image to the restored one;
   Conv(f, 3) -> Conv(2f, 4, 2) -> Conv(4f, 4, 2) -> Conv(4f, 3) -> ConvT(2f, 4, 2) + skip ->
-  ConvT(f, 4, 2) + skip -> Conv(C, 3), linear, f = `generator_filters`;
+  ConvT(f, 4, 2) + skip -> Conv(C, 3), linear while training and clipped when restoring, f =
+  `generator_filters`;
 - D: scores the (degraded input, image) pair, channel-concatenated: Conv(df, 4, 2) -> Conv(2df, 4, 2)
   -> Flatten -> Dense(1) per image (`discriminator=image`, the article's conv + fully connected D), or a
   Conv(1, 3) logit per 18x18-pixel patch (`discriminator=patch`, pix2pix's PatchGAN);
@@ -84,6 +85,29 @@ def check_options(config, image_shape):
       raise ValueError(f"--{name} must be positive, got {options[name]}.")
 
 
+PIXEL_BOUNDS = {"symmetric": (-1.0, 1.0), "unit": (0.0, 1.0)}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ClipWhenInferring(layers.Layer):
+  """G's output layer: linear while training, clipped to the pixel range when restoring.
+
+  Not pix2pix's tanh: on MNIST the L1 term first drives every pixel towards the black background, tanh
+  saturates there and its vanishing gradient left G stuck at an all-black image (docs/image_gan.md).
+  Linear training keeps the full L1 gradient; clipping at inference keeps restorations valid images.
+  """
+
+  def __init__(self, low, high, **kwargs):
+    super().__init__(**kwargs)
+    self.low, self.high = low, high
+
+  def call(self, images, training=False):
+    return images if training else tf.clip_by_value(images, self.low, self.high)
+
+  def get_config(self):
+    return {**super().get_config(), "low": self.low, "high": self.high}
+
+
 def _conv(filters, kernel, strides=1):
   return layers.Conv2D(filters, kernel, strides=strides, padding="same")
 
@@ -100,10 +124,8 @@ def build_generator(config, image_shape):
   x = layers.Concatenate()([x, half])  # skips carry the input's detail past the bottleneck
   x = layers.ReLU()(layers.Conv2DTranspose(filters, 4, strides=2, padding="same")(x))
   x = layers.Concatenate()([x, full])
-  # A linear output, not pix2pix's tanh: on MNIST the L1 term first drives every pixel towards the black
-  # background, tanh saturates there and its vanishing gradient leaves G stuck at an all-black image
-  # (docs/image_gan.md). Pixels outside [-1, 1] are clipped where images are made (zoo.data.to_uint8).
-  restored = layers.Activation("linear", dtype="float32")(_conv(image_shape[-1], 3)(x))  # [B, H, W, C]
+  x = layers.Activation("linear", dtype="float32")(_conv(image_shape[-1], 3)(x))
+  restored = ClipWhenInferring(*PIXEL_BOUNDS[config.pixel_range], dtype="float32", name="restored")(x)
   return keras.Model(degraded, restored, name="image_gan_generator")
 
 
