@@ -211,14 +211,33 @@ def reconstruction_figure(logdir, path, count=16):
   images.write_png(path, images.make_grid(grid, columns=count))
 
 
-def samples_figure(logdirs, path, count=32):
-  """The same noise through the final generator of each arm: one block of rows per arm."""
+def initial_generator(logdir):
+  """The run's generator as the adversarial phase starts: after the decoder copy, before any GAN step."""
+  from zoo import config as config_lib
+  from zoo import trainer
+  config = config_lib.load(logdir)
+  gan = trainer.GANTrainer(config)  # seeded exactly as the run was, so G and D start as they did
+  pretrain_steps = config.options["pretrain_steps"]
+  if pretrain_steps:
+    boundary = os.path.join(logdir, "checkpoints", f"ckpt-{pretrain_steps}")
+    gan.checkpoint.restore(boundary).expect_partial()
+    if gan.step.numpy() != 0:
+      raise ValueError(f"{boundary} is not the end of the pretraining (GAN step {gan.step.numpy()}).")
+  gan.initialize_generator_from_pretraining()
+  return gan.generator, config
+
+
+def samples_figure(logdirs, path, count=16):
+  """The same noise through each arm's generator, before the first GAN step and at the end.
+
+  Rows: decoder arm at GAN step 0, at the end; random arm at GAN step 0, at the end.
+  """
   from zoo import images, trainer
-  blocks = []
+  rows = []
   for logdir in logdirs:
-    generator, config = trainer.restore_generator(logdir)
-    blocks.append(trainer.generate(generator, config, count, seed=0))
-  images.write_png(path, images.make_grid(np.concatenate(blocks), columns=count // 2))
+    for generator, config in (initial_generator(logdir), trainer.restore_generator(logdir)):
+      rows.append(trainer.generate(generator, config, count, seed=0))
+  images.write_png(path, images.make_grid(np.concatenate(rows), columns=count))
 
 
 def main(argv):
