@@ -254,6 +254,7 @@ class Codec:
     self.tables = integer_tables(lambda y: prior.cdf(np.asarray(y, np.float64)[:, None]).numpy())
     self.max_payload = max_payload_bytes(self.tables)
     self.model_id = self._model_id(generator)
+    self.clipped_codes = 0  # codes beyond their table so far, reported by compress_split
 
   @classmethod
   def from_run(cls, logdir):
@@ -288,7 +289,8 @@ class Codec:
     return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8).reshape(self.shape)
 
   def encode(self, image) -> bytes:
-    payload, _ = encode_codes(self.codes(image), self.tables)
+    payload, clipped = encode_codes(self.codes(image), self.tables)
+    self.clipped_codes += clipped
     return pack(Header(self.model_id, self.shape), payload)
 
   def decode(self, data: bytes):
@@ -315,6 +317,7 @@ def compress_split(codec, split, out_dir, data_dir=None):
                                              config.image_size).as_numpy_iterator()))
   os.makedirs(out_dir, exist_ok=True)
   sizes, decoded = [], []
+  clipped_before = codec.clipped_codes
   for i, image in enumerate(originals):
     path = os.path.join(out_dir, f"{i:05d}.cgan")
     with open(path, "wb") as f:
@@ -326,7 +329,7 @@ def compress_split(codec, split, out_dir, data_dir=None):
   pixels = int(np.prod(codec.shape[:2]))
   stats = {"logdir": config.logdir, "dataset": config.dataset, "split": split, "images": len(sizes),
            "model_id": codec.model_id.hex(), "mean_file_bytes": float(np.mean(sizes)),
-           "bpp": float(np.mean(sizes)) * 8 / pixels,
+           "bpp": float(np.mean(sizes)) * 8 / pixels, "clipped_codes": codec.clipped_codes - clipped_before,
            "psnr": float(np.mean(fidelity.psnr(originals, decoded))),
            "ssim": float(np.mean(fidelity.ssim(originals, decoded)))}
   return stats, originals, decoded
