@@ -86,6 +86,27 @@ print("ok")
   assert result.stdout.strip().endswith("ok"), result.stderr[-2000:]
 
 
+@pytest.mark.slow
+def test_an_image_to_image_generator_exports_with_an_image_signature(tmp_path):
+  logdir = tmp_path / "image_gan"
+  flags = [f if not f.startswith("--model=") else "--model=image_gan" for f in QUICK_FLAGS]
+  run_module("zoo.train", *flags, f"--logdir={logdir}", "--steps=2", "--task=inpaint", check=True)
+  run_module("zoo.export", f"--logdir={logdir}", f"--out={tmp_path / 'exported'}", check=True)
+  script = f"""
+import sys; sys.modules["zoo"] = None
+import numpy as np, tensorflow as tf
+serve = tf.saved_model.load({str(tmp_path / 'exported' / 'saved_model')!r}).signatures["serving_default"]
+images = serve(inputs=tf.zeros([2, 28, 28, 1], tf.uint8))["images"].numpy()
+assert images.shape == (2, 28, 28, 1) and images.dtype == np.uint8, images.shape
+print("ok")
+"""
+  result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+  assert result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+  sample = run_module("zoo.sample", f"--logdir={logdir}", f"--out={tmp_path / 's.npz'}")
+  assert sample.returncode != 0 and "cannot be sampled" in sample.stderr
+
+
 @pytest.mark.parametrize("flag, message", [
     ("--model=nope", "Unknown model 'nope'. Valid names: .*dense_gan"),
     ("--dataset=imagenet_nope", "Unknown dataset 'imagenet_nope'"),

@@ -2,8 +2,10 @@
 
   python -m zoo.export --logdir=runs/dense_gan_mnist --out=exported/dense_gan
 
-writes `<out>/generator.keras` (Keras 3, built-in layers only) and `<out>/saved_model/`, a SavedModel
-whose `serving_default` signature maps `z` float32 [N, latent_dim] to `images` uint8 [N, H, W, C].
+writes `<out>/generator.keras` and `<out>/saved_model/`, a SavedModel whose `serving_default`
+signature maps `z` float32 [N, latent_dim] to `images` uint8 [N, H, W, C]. A generator that takes images
+instead of noise (image_gan's degraded input, compression_gan's image to encode) is served from
+`inputs` uint8 [N, H, W, C] to `images` uint8, with the model's pixel scaling applied on both sides.
 """
 import os
 import sys
@@ -19,7 +21,7 @@ flags.DEFINE_string("out", None, "Output folder.", required=True)
 
 def export_generator(logdir: str, out: str):
   import tensorflow as tf
-  from zoo import data, trainer
+  from zoo import trainer
   generator, config = trainer.restore_generator(logdir)
   os.makedirs(out, exist_ok=True)
   keras_path = os.path.join(out, "generator.keras")
@@ -27,15 +29,34 @@ def export_generator(logdir: str, out: str):
 
   module = tf.Module()
   module.generator = generator
-
-  @tf.function(input_signature=[tf.TensorSpec([None, config.latent_dim], tf.float32, name="z")])
-  def serve(z):
-    return {"images": data.to_uint8(generator(z, training=False), config.pixel_range)}
-
-  module.serve = serve
+  module.serve = _serving_function(generator, config)
   saved_model_path = os.path.join(out, "saved_model")
-  tf.saved_model.save(module, saved_model_path, signatures={"serving_default": serve})
+  tf.saved_model.save(module, saved_model_path, signatures={"serving_default": module.serve})
   return keras_path, saved_model_path
+
+
+def _serving_function(generator, config):
+  import tensorflow as tf
+  from zoo import data, models, trainer
+
+  def images_out(outputs):
+    return {"images": data.to_uint8(trainer.generated_images(outputs), config.pixel_range)}
+
+  if models.get_model(config.model).samples_from_noise:
+    @tf.function(input_signature=[tf.TensorSpec([None, config.latent_dim], tf.float32, name="z")])
+    def serve(z):
+      return images_out(generator(z, training=False))
+    return serve
+
+  input_shape = tuple(generator.input_shape[1:])
+  if len(input_shape) != 3:
+    raise ValueError(f"{config.model}'s generator takes {input_shape}, neither noise nor images; "
+                     "zoo.export cannot serve it.")
+
+  @tf.function(input_signature=[tf.TensorSpec((None,) + input_shape, tf.uint8, name="inputs")])
+  def serve(inputs):
+    return images_out(generator(data.to_model_range(inputs, config.pixel_range), training=False))
+  return serve
 
 
 def main(argv):
