@@ -46,7 +46,8 @@ def main(argv):
   import keras
   import tensorflow as tf
   from zoo.optimizers import FusedAdam
-  print("| model | parameters | Keras Adam updates/s | FusedAdam updates/s | ratio |\n| --- | --- | --- | --- | --- |")
+  print("| model | parameters | Keras Adam updates/s | FusedAdam updates/s | ratio |\n"
+        "| --- | --- | --- | --- | --- |")
   for model in FLAGS.models:
     variables = _variables(model)
     runs = {"keras": _updater(keras.optimizers.Adam, variables), "fused": _updater(FusedAdam, variables)}

@@ -1,4 +1,5 @@
 """The shared trainer: learning signal, replica invariance, D:G ratio, steps per call, NaN handling."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -136,8 +137,8 @@ def test_fused_adam_matches_keras_adam():
   initial = [rng.normal(size=shape).astype("float32") for shape in [(100, 128), (128,), (64, 32)]]
   gradients = [[rng.normal(size=x.shape).astype("float32") for x in initial] for _ in range(5)]
   results = []
-  for optimizer_class in (tf.keras.optimizers.Adam, FusedAdam):
-    variables = [tf.keras.Variable(x) for x in initial]
+  for optimizer_class in (keras.optimizers.Adam, FusedAdam):
+    variables = [keras.Variable(x) for x in initial]
     optimizer = optimizer_class(1e-3, beta_1=0.5)
     optimizer.build(variables)
     step = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, variables)))
