@@ -1,8 +1,9 @@
 """`dcgan`: the convolutional GAN of article 003 (../shared/SPEC.md section 4), resolution-flexible.
 
-Generator: z(100) -> Dense(4*4*512, relu, L2 0.01) -> Reshape(4, 4, 512) -> [ConvT(f, 4, 2) L2 -> BN
--> ReLU] per doubling, f = 256, 128, 64 at 64x64 -> ConvT(C, 4, 2) -> tanh. The number of doublings
-follows the image size (4 -> 8 -> ... -> size), the last layer's channels follow the dataset.
+Generator: z(100) -> Dense(4*4*512, relu, L2) -> Reshape(4, 4, 512) -> [ConvT(f, 4, 2) L2 -> BN
+-> ReLU] per doubling, f = 256, 128, 64 at 64x64 -> ConvT(C, 4, 2) -> tanh; L2 is 0.01 in the article,
+off by default here. The number of doublings follows the image size (4 -> 8 -> ... -> size), the last
+layer's channels follow the dataset.
 Discriminator: Conv(64, 4, 2) -> LReLU(0.2) -> Dropout(0.3) -> Conv(128, 4, 2) -> LReLU(0.2)
 -> Dropout(0.3) -> Flatten -> Dense(1) logit.
 Every departure from the article is listed, with its reason, in docs/dcgan.md.
@@ -32,11 +33,17 @@ DEFAULTS = {
     "checkpoint_every": 500,
 }
 
-# --model_option=name=value. Dropout can be switched off to compare replica counts exactly (Keras
-# draws each replica's mask from the same seed state, so 2 replicas draw different masks than 1).
+# --model_option=name=value. The article's exact networks: --model_option=generator_l2=0.01 (the
+# other options' defaults are the article's). Dropout can be switched off to compare replica counts
+# exactly (Keras draws each replica's mask from the same seed state, so 2 replicas draw different masks).
 OPTIONS = {
     "discriminator_dropout": 0.3,     # the article's Dropout(0.3) after each D convolution
-    "generator_l2": 0.01,             # the article's kernel_regularizer=l2(0.01)
+    # The article's kernel_regularizer=l2(0.01) is off by default: under Adam it shrinks G's kernels
+    # ~25x in 300 steps until G ignores z (docs/dcgan.md, "Why G collapses").
+    "generator_l2": 0.0,
+    "discriminator_batchnorm": False,  # the DCGAN paper's BN after each D convolution but the first
+    "generator_dense_batchnorm": False,  # the DCGAN paper's BN on G's projection, before its ReLU
+    "weight_init": "glorot_uniform",  # Keras' default, which the article's code gets; or "dcgan_normal"
 }
 
 SEED_SIZE = 4                  # the generator starts from a 4x4 feature map
@@ -54,6 +61,12 @@ def upsampling_filters(image_size):
   return tuple(SEED_FILTERS // 2**(i + 1) for i in range(doublings - 1))
 
 
+def _initializer(config):
+  if config.options["weight_init"] == "dcgan_normal":  # N(0, 0.02), the DCGAN paper's
+    return keras.initializers.RandomNormal(stddev=0.02)
+  return config.options["weight_init"]
+
+
 def _batch_norm():
   # Replicas must normalise over the global batch, or 2 replicas would train a different model
   # than 1; synchronising costs a cross-replica reduction, so it is only switched on when needed.
@@ -66,16 +79,23 @@ def build_generator(config, image_shape):
   if height != width:
     raise ValueError(f"dcgan needs square images, got {height}x{width}.")
   l2 = config.options["generator_l2"]
+  regularizer = keras.regularizers.l2(l2) if l2 else None
   z = keras.Input([config.latent_dim], name="z")
-  x = layers.Dense(SEED_SIZE * SEED_SIZE * SEED_FILTERS, activation="relu",
-                   kernel_regularizer=keras.regularizers.l2(l2))(z)
+  init = _initializer(config)
+  if config.options["generator_dense_batchnorm"]:  # BN's offset replaces the Dense bias
+    x = layers.Dense(SEED_SIZE * SEED_SIZE * SEED_FILTERS, use_bias=False, kernel_initializer=init,
+                     kernel_regularizer=regularizer)(z)
+    x = layers.Activation("relu")(_batch_norm()(x))
+  else:
+    x = layers.Dense(SEED_SIZE * SEED_SIZE * SEED_FILTERS, activation="relu", kernel_initializer=init,
+                     kernel_regularizer=regularizer)(z)
   x = layers.Reshape((SEED_SIZE, SEED_SIZE, SEED_FILTERS))(x)  # [B, 4, 4, 512]
   for filters in upsampling_filters(height):
-    x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same",
-                               kernel_regularizer=keras.regularizers.l2(l2))(x)
+    x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=init,
+                               kernel_regularizer=regularizer)(x)
     x = _batch_norm()(x)
     x = layers.Activation("relu")(x)
-  x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same")(x)  # [B, H, W, C]
+  x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init)(x)
   images = layers.Activation("tanh", dtype="float32")(x)  # float32 output under mixed precision
   return keras.Model(z, images, name="dcgan_generator")
 
@@ -83,13 +103,17 @@ def build_generator(config, image_shape):
 def build_discriminator(config, image_shape):
   dropout_rate = config.options["discriminator_dropout"]
   images = keras.Input(image_shape, name="images")
+  init = _initializer(config)
   x = images
-  for filters in D_FILTERS:
-    x = layers.Conv2D(filters, 4, strides=2, padding="same")(x)
+  for i, filters in enumerate(D_FILTERS):
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init)(x)
+    if i > 0 and config.options["discriminator_batchnorm"]:
+      x = _batch_norm()(x)
     x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)
     x = layers.Dropout(dropout_rate)(x)
   x = layers.Flatten()(x)
-  logits = layers.Dense(1, dtype="float32")(x)  # [B, 1]; the article's sigmoid moves into the loss
+  # [B, 1]; the article's sigmoid moves into the loss
+  logits = layers.Dense(1, dtype="float32", kernel_initializer=init)(x)
   return keras.Model(images, logits, name="dcgan_discriminator")
 
 
