@@ -141,7 +141,7 @@ def test_fused_adam_matches_keras_adam():
     variables = [keras.Variable(x) for x in initial]
     optimizer = optimizer_class(1e-3, beta_1=0.5)
     optimizer.build(variables)
-    step = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, variables)))
+    step = tf.function(lambda grads, o=optimizer, v=variables: o.apply_gradients(zip(grads, v)))
     for grads in gradients:
       step([tf.constant(g) for g in grads])
     results.append([v.numpy() for v in variables])
