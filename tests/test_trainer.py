@@ -131,20 +131,23 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data_dir
       assert np.isfinite(value).all(), f"{name} in the latest checkpoint is not finite"
 
 
+def _adam_updates(optimizer_class, initial, gradients):
+  variables = [keras.Variable(x) for x in initial]
+  optimizer = optimizer_class(1e-3, beta_1=0.5)
+  optimizer.build(variables)
+  step = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, variables)))
+  for grads in gradients:
+    step([tf.constant(g) for g in grads])
+  return [v.numpy() for v in variables]
+
+
 def test_fused_adam_matches_keras_adam():
   from zoo.optimizers import FusedAdam
   rng = np.random.default_rng(0)
   initial = [rng.normal(size=shape).astype("float32") for shape in [(100, 128), (128,), (64, 32)]]
   gradients = [[rng.normal(size=x.shape).astype("float32") for x in initial] for _ in range(5)]
-  results = []
-  for optimizer_class in (keras.optimizers.Adam, FusedAdam):
-    variables = [keras.Variable(x) for x in initial]
-    optimizer = optimizer_class(1e-3, beta_1=0.5)
-    optimizer.build(variables)
-    step = tf.function(lambda grads, o=optimizer, v=variables: o.apply_gradients(zip(grads, v)))
-    for grads in gradients:
-      step([tf.constant(g) for g in grads])
-    results.append([v.numpy() for v in variables])
-  for start, keras_values, fused_values in zip(initial, *results):
+  keras_result = _adam_updates(keras.optimizers.Adam, initial, gradients)
+  fused_result = _adam_updates(FusedAdam, initial, gradients)
+  for start, keras_values, fused_values in zip(initial, keras_result, fused_result):
     assert np.abs(keras_values - start).max() > 1e-3  # the updates did happen
     np.testing.assert_allclose(fused_values, keras_values, rtol=1e-5, atol=1e-6)
