@@ -18,8 +18,9 @@ Each run keeps every checkpoint. Every kept GAN checkpoint is scored (FID of `--
 for the FID curve, and the last one fully (FID, KID, precision, recall, classes covered, on
 `--num_samples` samples), all with zoo.metrics against the test split (docs/metrics.md). Stability is
 reported as the spread of the final FID across seeds, the spread of FID over each run's last
-`--tail_checkpoints` checkpoints, and counts of runs that stopped on a non-finite loss, collapsed
-(at most 3 classes hold 5% of the samples) or degraded (last FID above 1.5x the run's best).
+`--tail_checkpoints` checkpoints, the setbacks (FID up by more than 10% from one checkpoint to the
+next, summed over seeds), and counts of runs that stopped on a non-finite loss, collapsed (at most 3
+classes hold 5% of the samples) or degraded (last FID above 1.5x the run's best).
 
 Writes docs/figures/autoencoder_gan_ablation.{md,json,png}, the reconstruction and sample figures
 docs/figures/autoencoder_gan_<dataset>_{reconstructions,samples}.png, and prints the table. Reruns resume
@@ -53,6 +54,10 @@ ARMS = {"decoder_init": [], "random_init": ["--init_from_decoder=false", "--pret
 SCORES_FILE = "ablation_scores.json"
 COLLAPSED_MAX_CLASSES = 3
 DEGRADED_RATIO = 1.5
+# A rise of FID between consecutive checkpoints counts as a setback above this ratio; smaller rises are
+# within what resampling 2,000 images can move the FID of one generator.
+SETBACK_RATIO = 1.1
+COUNTED = ("setbacks", "non_finite", "collapsed", "degraded")  # summed over the seeds of an arm
 KID_SUBSETS = 10  # the table reports KID's mean over seeds; its per-subset std is not used
 
 
@@ -129,6 +134,7 @@ def stability(record):
   fids = [point["fid"] for point in record["curve"]]
   tail = fids[-FLAGS.tail_checkpoints:]
   return {"tail_fid_std": float(np.std(tail)),
+          "setbacks": sum(later > SETBACK_RATIO * earlier for earlier, later in zip(fids, fids[1:])),
           "non_finite": record["status"] == "non-finite",
           "collapsed": record["final"]["modes_covered"] <= COLLAPSED_MAX_CLASSES,
           "degraded": fids[-1] > DEGRADED_RATIO * min(fids)}
@@ -147,7 +153,7 @@ def summarize(records):
         **{f"{key}_std": float(v.std(ddof=1)) if len(v) > 1 else 0.0 for key, v in finals.items()},
         "fid_range": float(finals["fid"].max() - finals["fid"].min()),
         "tail_fid_std_mean": float(np.mean([f["tail_fid_std"] for f in flags_])),
-        **{name: sum(f[name] for f in flags_) for name in ("non_finite", "collapsed", "degraded")},
+        **{name: sum(f[name] for f in flags_) for name in COUNTED},
         "train_minutes_mean": float(np.mean([r["train_seconds"] for r in runs]) / 60),
     })
   return rows
@@ -155,16 +161,17 @@ def summarize(records):
 
 def markdown_table(rows):
   lines = ["| dataset | G's conv layers start as | FID | KID | precision | recall | classes covered | "
-           "FID range over seeds | FID std over last checkpoints | non-finite / collapsed / degraded | "
-           "train min per run |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "FID range over seeds | FID std over last checkpoints | setbacks | non-finite / collapsed / "
+           "degraded | wall min per run |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
   for row in rows:
     pm = lambda key, digits, row=row: f"{row[key + '_mean']:.{digits}f} ± {row[key + '_std']:.{digits}f}"
     arm = "the pretrained decoder" if row["arm"] == "decoder_init" else "random weights"
     lines.append(f"| {row['dataset']} | {arm} | {pm('fid', 1)} | {pm('kid', 2)} | {pm('precision', 3)} | "
                  f"{pm('recall', 3)} | {pm('modes_covered', 1)} | {row['fid_range']:.1f} | "
-                 f"{row['tail_fid_std_mean']:.1f} | {row['non_finite']} / {row['collapsed']} / "
-                 f"{row['degraded']} of {row['seeds']} | {row['train_minutes_mean']:.1f} |")
+                 f"{row['tail_fid_std_mean']:.1f} | {row['setbacks']} | "
+                 f"{row['non_finite']} / {row['collapsed']} / {row['degraded']} of {row['seeds']} | "
+                 f"{row['train_minutes_mean']:.1f} |")
   return "\n".join(lines)
 
 
