@@ -276,7 +276,7 @@ def test_median_filter_removes_isolated_specks():
 
 def test_mean_fill_replaces_exactly_the_hole():
   images = np.full((3, 28, 28, 1), 7, np.uint8)
-  masked = baselines._uint8(degradations.degrade(tf.constant(images / 255.0, tf.float32), SEED,
+  masked = baselines.quantise(degradations.degrade(tf.constant(images / 255.0, tf.float32), SEED,
                                                  "inpaint").numpy())
   mean_image = np.full((28, 28, 1), 200.0, np.float32)
   filled = baselines.mean_fill(masked, mean_image)
@@ -287,11 +287,11 @@ def test_mean_fill_replaces_exactly_the_hole():
 
 
 def test_vae_elbo_and_restoration_shapes(data_dir):
-  model = baselines._new_vae(baselines.VAEConfig(dataset="mnist", task="denoise", data_dir=data_dir))
+  model = baselines.build_vae(baselines.VAEConfig(dataset="mnist", task="denoise", data_dir=data_dir))
   degraded = random_images((5, 28, 28, 1))
   loss, reconstruction = model.negative_elbo(degraded, degraded, SEED)
   assert loss.shape == (5,) and np.all(loss.numpy() >= reconstruction.numpy())  # KL >= 0
-  restored = baselines.vae_restore(model, baselines._uint8(degraded.numpy()))
+  restored = baselines.vae_restore(model, baselines.quantise(degraded.numpy()))
   assert restored.shape == (5, 28, 28, 1) and restored.dtype == np.uint8
 
 

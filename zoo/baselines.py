@@ -16,6 +16,7 @@ import dataclasses
 import json
 import os
 import time
+from typing import Optional
 
 import keras
 import numpy as np
@@ -33,7 +34,8 @@ def _unit(images_uint8):
   return np.asarray(images_uint8, np.float32) / 255.0
 
 
-def _uint8(images_unit):
+def quantise(images_unit):
+  """[0, 1] float images to uint8 pixels, rounded as a saved PNG would be."""
   return np.round(np.clip(images_unit, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
@@ -46,7 +48,7 @@ def gaussian_filter(degraded):
   from scipy import ndimage
   blurred = ndimage.gaussian_filter(_unit(degraded), sigma=(0, GAUSSIAN_SIGMA, GAUSSIAN_SIGMA, 0),
                                     mode="reflect")
-  return _uint8(blurred)
+  return quantise(blurred)
 
 
 def mean_fill(degraded, mean_image):
@@ -78,7 +80,7 @@ def mean_train_image(dataset, data_dir=None):
 class VAEConfig:
   dataset: str
   task: str
-  data_dir: str = None
+  data_dir: Optional[str] = None
   steps: int = 1000                   # the GAN's default budget: same batches, same images seen
   batch_size: int = 64
   learning_rate: float = 1e-3
@@ -151,7 +153,7 @@ def _with_degraded(config, clean, index):
   return degraded, clean
 
 
-def _new_vae(config):
+def build_vae(config):
   image_shape = data.image_shape(config.dataset, 0, config.data_dir)
   model = TaskVAE(image_shape, config.latent_dim)
   model(tf.zeros((1,) + image_shape))  # a subclassed model has no variables until its first call
@@ -162,7 +164,7 @@ def train_vae(config, log=print):
   """Trains a TaskVAE for `config.steps` steps; returns (model, {"seconds", "final_loss"})."""
   degradations.check_task(config.task, data.image_shape(config.dataset, 0, config.data_dir)[-1])
   keras.utils.set_random_seed(config.seed)
-  model = _new_vae(config)
+  model = build_vae(config)
   optimizer = keras.optimizers.Adam(config.learning_rate)
 
   @tf.function
@@ -199,7 +201,7 @@ def load_vae(directory, config):
     saved = json.load(f)["config"]
   if _training_settings(saved) != _training_settings(dataclasses.asdict(config)):
     return None
-  model = _new_vae(config)
+  model = build_vae(config)
   model.load_weights(os.path.join(directory, "vae.weights.h5"))
   return model
 
@@ -213,4 +215,4 @@ def vae_restore(model, degraded, batch_size=1000):
   restore = tf.function(lambda x: model(x))
   chunks = [restore(tf.constant(_unit(degraded[i:i + batch_size]))).numpy()
             for i in range(0, len(degraded), batch_size)]
-  return _uint8(np.concatenate(chunks))
+  return quantise(np.concatenate(chunks))
