@@ -22,9 +22,10 @@ DEFAULTS = {
     "latent_dim": 100,
     "pixel_range": "unit",          # the article's sigmoid output and binary cross-entropy need [0, 1]
     # D convolves at the full 28x28 (the article's D has no stride), which makes a step cost ~0.2 s at
-    # batch 64 on an idle 2-core CPU and several times that when it is shared. The budget below is what
-    # the 12-run ablation can afford in 45 minutes here (docs/autoencoder_gan.md): batch 32 buys twice
-    # the updates of 64 for the same compute, which matters more this early in GAN training.
+    # batch 64 on an idle 2-core CPU and several times that when it is shared. The budget below was
+    # sized for the 12-run ablation to fit 45 minutes here (it took 77 under a load average of 18-31,
+    # docs/autoencoder_gan.md); batch 32 buys twice the updates of 64 for the same compute, which matters
+    # more this early in GAN training.
     "batch_size": 32,
     "steps": 300,                   # adversarial steps (9,600 images); the pretraining steps come first
     # The article trains its GAN with Keras' default Adam (1e-3); the usual GAN setting is steadier.
