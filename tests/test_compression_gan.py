@@ -101,6 +101,17 @@ def test_bad_options_fail_with_the_option_name(tmp_path):
       cg.build_generator(make_config(tmp_path, **options), SHAPE)
 
 
+def test_jpeg_restore_generator_corrects_its_input(mnist_images):
+  generator, config = make_generator(mode="jpeg_restore", code_size=100)
+  batch = cg.prepare_batch(config, data.to_model_range(mnist_images[:3], "unit"), tf.constant([5, 6]))
+  outputs = generator(cg.generator_input(batch, None), training=True)
+  assert outputs["images"].shape == (3,) + SHAPE
+  assert not np.allclose(outputs["images"].numpy(), batch["degraded"].numpy())  # G adds a correction
+  assert len(cg.grid_rows(batch, outputs["images"])) == 3
+  with pytest.raises(codec_lib.CodecError, match="mode=codec"):
+    codec_lib.Codec(generator, config)
+
+
 def test_jpeg_restore_batch_is_a_real_jpeg_decode(mnist_images):
   from PIL import Image
   config = make_config("unused", mode="jpeg_restore", jpeg_qualities="5")
