@@ -71,6 +71,12 @@ def test_image_sides_must_be_multiples_of_four(tmp_path):
     autoencoder_gan.build_generator(resolved(tmp_path), (30, 30, 1))
 
 
+@pytest.mark.parametrize("option,value", [("pretrain_steps", -1), ("pretrain_learning_rate", 0.0)])
+def test_bad_pretraining_options_are_refused(tmp_path, option, value):
+  with pytest.raises(ValueError, match=f"--{option} must be"):
+    autoencoder_gan.build_generator(resolved(tmp_path, options={option: value}), MNIST_SHAPE)
+
+
 def test_reconstruction_loss_is_per_example_binary_cross_entropy():
   real = tf.concat([tf.ones((1,) + MNIST_SHAPE), tf.zeros((1,) + MNIST_SHAPE)], 0)
   reconstructed = tf.concat([tf.fill((1,) + MNIST_SHAPE, 0.5), tf.fill((1,) + MNIST_SHAPE, 0.9)], 0)
