@@ -174,7 +174,7 @@ def test_numpy_codec_matches_the_keras_generator(codec, mnist_images):
 
 def test_header_layout_and_size(codec, mnist_images):
   encoded = codec.encode(mnist_images[0])
-  header, payload = codec_lib.unpack(encoded, codec.max_payload)
+  header, payload = codec_lib.unpack(encoded)
   assert encoded[:3] == b"GZ\x01" and header.model_id == codec.model_id and header.shape == SHAPE
   assert len(encoded) == 12 + len(payload)
 
@@ -187,11 +187,17 @@ def test_header_layout_and_size(codec, mnist_images):
     (lambda f: f[:-1], "Corrupt file"),
     (lambda f: f + b"\x01", "Corrupt file"),
     (lambda f: f[:7] + b"\xff\xff\xff" + f[10:], "Corrupt header"),
-    (lambda f: f + b"\x00" * 5000, "exceeds"),
+    (lambda f: f + b"\x00" * 5000, "checksum"),
 ])
 def test_bad_headers_and_payloads_are_refused(codec, mnist_images, mutate, message):
   with pytest.raises(codec_lib.CodecError, match=message):
     codec.decode(mutate(codec.encode(mnist_images[0])))
+
+
+def test_a_payload_longer_than_the_model_can_write_is_refused_before_decoding(codec):
+  oversized = codec_lib.pack(codec_lib.Header(codec.model_id, SHAPE), b"\x01" * (codec.max_payload + 1))
+  with pytest.raises(codec_lib.CodecError, match="exceeds"):
+    codec.decode(oversized)
 
 
 def test_a_file_from_another_model_is_refused(codec, mnist_images):

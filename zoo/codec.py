@@ -93,8 +93,8 @@ def pack(header: Header, payload: bytes) -> bytes:
   return head + crc.to_bytes(CRC_BYTES, "little") + payload
 
 
-def unpack(data: bytes, max_payload_bytes: int):
-  """(Header, payload) of a file, after checking magic, version, shape, size and CRC."""
+def unpack(data: bytes):
+  """(Header, payload) of a file, after checking magic, version, shape and CRC."""
   if len(data) < FIXED_HEADER_BYTES:
     raise CodecError(f"Truncated or foreign file: {len(data)} bytes is shorter than the "
                      f"{FIXED_HEADER_BYTES}-byte header start.")
@@ -112,9 +112,6 @@ def unpack(data: bytes, max_payload_bytes: int):
   if len(data) < position + CRC_BYTES:
     raise CodecError("Truncated file: the header ends before its checksum.")
   payload = bytes(data[position + CRC_BYTES:])
-  if len(payload) > max_payload_bytes:
-    raise CodecError(f"Corrupt or foreign file: its payload of {len(payload)} bytes exceeds the "
-                     f"{max_payload_bytes} bytes this model can produce.")
   stored = int.from_bytes(data[position:position + CRC_BYTES], "little")
   if binascii.crc_hqx(payload, binascii.crc_hqx(bytes(data[:position]), 0)) != stored:
     raise CodecError("Corrupt file: the checksum does not match (truncated or altered bytes).")
@@ -294,7 +291,7 @@ class Codec:
     return pack(Header(self.model_id, self.shape), payload)
 
   def decode(self, data: bytes):
-    header, payload = unpack(data, self.max_payload)
+    header, payload = unpack(data)
     if header.model_id != self.model_id:
       raise CodecError(f"This file was encoded by model {header.model_id.hex()}, but run "
                        f"{self.config.logdir} is model {self.model_id.hex()}: decode it with the --logdir "
@@ -302,6 +299,9 @@ class Codec:
     if header.shape != self.shape:
       raise CodecError(f"Corrupt file: its header says {header.shape}, but model {self.model_id.hex()} "
                        f"only writes {self.shape}.")
+    if len(payload) > self.max_payload:  # bounds the entropy decoder's work and memory
+      raise CodecError(f"Corrupt file: its payload of {len(payload)} bytes exceeds the {self.max_payload} "
+                       "bytes this model can produce.")
     return self.reconstruct(decode_codes(payload, self.tables))
 
 

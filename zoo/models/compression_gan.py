@@ -167,7 +167,8 @@ class CodecGenerator(keras.Model):
     self.encoder = _mlp(HIDDEN_UNITS[::-1], code_size, "encoder")
     # A sigmoid (not the article's linear output) keeps reconstructions in the [0, 1] pixel range.
     self.decoder = _mlp(HIDDEN_UNITS, pixels, "decoder", None if mode == "jpeg_restore" else "sigmoid")
-    self.prior = FactorizedPrior(code_size, name="prior")
+    # jpeg_restore codes nothing, so it has no entropy model (an unused layer would stay unbuilt).
+    self.prior = None if mode == "jpeg_restore" else FactorizedPrior(code_size, name="prior")
 
   def encode(self, images):
     return self.encoder(tf.reshape(images, [tf.shape(images)[0], -1]))
