@@ -63,7 +63,8 @@ def read_scalars(logdir, prefix="train/"):
   for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
     for event in tf.compat.v1.train.summary_iterator(path):
       for value in event.summary.value:
-        if value.tag.startswith(prefix):
+        # Images share the tag prefixes (e.g. autoencoder/reconstructions); only scalars are read.
+        if value.tag.startswith(prefix) and value.metadata.plugin_data.plugin_name in ("scalars", ""):
           number = (float(tf.make_ndarray(value.tensor)) if value.HasField("tensor")
                     else value.simple_value)
           by_tag.setdefault(value.tag, {})[event.step] = number

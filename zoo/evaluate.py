@@ -32,9 +32,12 @@ def define_flags():
 
 
 def latest_step(logdir) -> int:
+  """The GAN step of the run's latest checkpoint (its file number also counts pretraining steps)."""
   import tensorflow as tf
   latest = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
-  return int(latest.rsplit("-", 1)[1]) if latest else -1
+  if latest is None:
+    return -1
+  return int(tf.train.load_checkpoint(latest).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
 def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extractor="auto",

@@ -142,6 +142,9 @@ class GANTrainer:
     if pretraining is None:
       return
     self.pretrain_steps = int(self.config.options[pretraining.steps_option])
+    if self.pretrain_steps < 0:
+      raise ValueError(f"--{pretraining.steps_option} must be 0 (no pretraining) or more, got "
+                       f"{self.pretrain_steps}.")
     self.pretrained = pretraining.build(self.config, self.image_shape)
     self.p_optimizer = _optimizer(self.config, self.config.options[pretraining.learning_rate_option])
     self.p_optimizer.build(self.pretrained.trainable_variables)
