@@ -9,7 +9,8 @@ domain classifier's features for MNIST-like data (docs/metrics.md). Scoring afte
 numbers as `zoo.train --eval_every=100 --eval_samples=5000` without slowing the training run.
 Writes docs/figures/dcgan_<name>_fid.png and prints a table (also saved as <logdir>/fid_curve.json).
 Expected result on MNIST at 1000 steps with the article's L2 (commit 831efe5, whose default it was;
-train with --model_option=generator_l2=0.01 today): FID between ~320 and ~385 at every
+train with --model_option=generator_l2=0.01 --model_option=generator_dense_batchnorm=false
+today): FID between ~320 and ~385 at every
 checkpoint (a collapsed generator, see docs/dcgan.md), lowest ~324 at step 700, 367 at step 1000.
 """
 import json

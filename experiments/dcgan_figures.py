@@ -9,7 +9,8 @@
 `samples/step_XXXXXXXX.png` (every `image_every` = 100 steps) and the TensorBoard scalars; writes
 docs/figures/dcgan_<name>_{samples.png, progress.gif, losses.png}, each well under 1 MB.
 Expected result at 1000 steps on MNIST with the article's L2 (commit 831efe5, whose default it was;
-add --model_option=generator_l2=0.01 to the training command today): G has collapsed to one digit-like
+add --model_option=generator_l2=0.01 --model_option=generator_dense_batchnorm=false to the training
+command today): G has collapsed to one digit-like
 stroke that drifts from frame to frame, the same for every z; D(x) and D(G(z)) sit at ~0.5 and d_loss
 at ~1.39 (= 2 ln 2) from step ~150 on: D cannot tell the moving single mode from real digits.
 """

@@ -38,9 +38,9 @@ def test_defaults_are_the_articles_configuration(tmp_path):
   assert (config.dataset, config.image_size, config.latent_dim) == ("celeb_a", 64, 100)
   assert (config.g_learning_rate, config.d_learning_rate, config.beta_1) == (2e-4, 2e-4, 0.5)
   assert config.pixel_range == "symmetric"
-  # The article's networks but for its L2, which makes G collapse (docs/dcgan.md).
+  # The article's networks but for the two departures that stop G collapsing (docs/dcgan.md).
   assert config.options == {"discriminator_dropout": 0.3, "generator_l2": 0.0,
-                            "discriminator_batchnorm": False, "generator_dense_batchnorm": False,
+                            "discriminator_batchnorm": False, "generator_dense_batchnorm": True,
                             "weight_init": "glorot_uniform"}
   assert data.image_shape(config.dataset, config.image_size) == (64, 64, 3)
 
@@ -66,7 +66,7 @@ def test_discriminator_returns_one_float32_logit_per_image(tmp_path, size, chann
 
 
 def test_parameter_counts_match_the_article_at_64x64x3(tmp_path):
-  config = resolved(tmp_path, options={"generator_l2": "0.01"})
+  config = resolved(tmp_path, options={"generator_l2": "0.01", "generator_dense_batchnorm": "false"})
   generator = dcgan.build_generator(config, (64, 64, 3))
   discriminator = dcgan.build_discriminator(config, (64, 64, 3))
   # Hand-counted from the article's layers: Dense 100*8192+8192; ConvT k*k*in*out+out; BN 4 per channel.
@@ -77,7 +77,10 @@ def test_parameter_counts_match_the_article_at_64x64x3(tmp_path):
   assert discriminator.count_params() == d_params
   # The article's L2(0.01): on the Dense layer and the three BN'd transposed convolutions.
   assert len(generator.losses) == 4 and not discriminator.losses
-  assert not dcgan.build_generator(resolved(tmp_path), (64, 64, 3)).losses  # L2 is off by default
+  default = dcgan.build_generator(resolved(tmp_path), (64, 64, 3))
+  assert not default.losses  # L2 is off by default
+  # By default the projection is normalised: its bias gives way to BN's 4 per unit.
+  assert default.count_params() == g_params - 8192 + 4 * 8192
 
 
 def test_image_size_must_be_four_times_a_power_of_two(tmp_path):

@@ -1,9 +1,9 @@
 """`dcgan`: the convolutional GAN of article 003 (../shared/SPEC.md section 4), resolution-flexible.
 
-Generator: z(100) -> Dense(4*4*512, relu, L2) -> Reshape(4, 4, 512) -> [ConvT(f, 4, 2) L2 -> BN
+Generator: z(100) -> Dense(4*4*512, L2) [-> BN] -> ReLU -> Reshape(4, 4, 512) -> [ConvT(f, 4, 2) L2 -> BN
 -> ReLU] per doubling, f = 256, 128, 64 at 64x64 -> ConvT(C, 4, 2) -> tanh; L2 is 0.01 in the article,
-off by default here. The number of doublings follows the image size (4 -> 8 -> ... -> size), the last
-layer's channels follow the dataset.
+off by default here; the BN on the projection is not the article's and on by default here. The number
+of doublings follows the image size (4 -> 8 -> ... -> size), the last layer's channels the dataset's.
 Discriminator: Conv(64, 4, 2) -> LReLU(0.2) -> Dropout(0.3) -> Conv(128, 4, 2) -> LReLU(0.2)
 -> Dropout(0.3) -> Flatten -> Dense(1) logit.
 Every departure from the article is listed, with its reason, in docs/dcgan.md.
@@ -27,22 +27,29 @@ DEFAULTS = {
     "pixel_range": "symmetric",       # tanh output in [-1, 1]
     "steps": 1000,                    # ~1 MNIST epoch; wall time on this CPU in docs/dcgan.md
     "precision": "mixed_bfloat16",    # faster than float32 on CPUs with AMX-BF16 (docs/performance.md)
-    "steps_per_call": 10,
+    # The fastest setting for the tutorial DCGAN on this CPU (docs/performance.md); separate real and
+    # fake D passes also keep the discriminator_batchnorm option's statistics apart, as in DCGAN.
+    "steps_per_call": 4,
+    "joint_discriminator_pass": False,
     "log_every": 50,
     "image_every": 100,               # frames of the training-progress GIF
     "checkpoint_every": 500,
 }
 
-# --model_option=name=value. The article's exact networks: --model_option=generator_l2=0.01 (the
-# other options' defaults are the article's). Dropout can be switched off to compare replica counts
-# exactly (Keras draws each replica's mask from the same seed state, so 2 replicas draw different masks).
+# --model_option=name=value. The article's exact networks: --model_option=generator_l2=0.01
+# --model_option=generator_dense_batchnorm=false (the other options' defaults are the article's).
+# Dropout can be switched off to compare replica counts exactly (Keras draws each replica's mask from
+# the same seed state, so 2 replicas draw different masks).
 OPTIONS = {
     "discriminator_dropout": 0.3,     # the article's Dropout(0.3) after each D convolution
     # The article's kernel_regularizer=l2(0.01) is off by default: under Adam it shrinks G's kernels
     # ~25x in 300 steps until G ignores z (docs/dcgan.md, "Why G collapses").
     "generator_l2": 0.0,
     "discriminator_batchnorm": False,  # the DCGAN paper's BN after each D convolution but the first
-    "generator_dense_batchnorm": False,  # the DCGAN paper's BN on G's projection, before its ReLU
+    # BN on G's projection, before its ReLU (the DCGAN paper's and the TF tutorial's; not the article's):
+    # without it G learns to route its output through the z-independent part of the ReLU'd Dense
+    # features and collapses (docs/dcgan.md, "Why G collapses").
+    "generator_dense_batchnorm": True,
     "weight_init": "glorot_uniform",  # Keras' default, which the article's code gets; or "dcgan_normal"
 }
 
