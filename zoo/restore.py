@@ -15,9 +15,14 @@ from absl import app, flags
 from zoo.cli import quiet_library_logs
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("logdir", None, "Run folder of an image_gan run written by zoo.train.", required=True)
-flags.DEFINE_string("degraded_out", None, "Degrade IN.png with the run's task first and save it here.")
-flags.DEFINE_integer("seed", 0, "Seed of the degradation applied with --degraded_out.")
+
+
+def define_flags():
+  """Defined only when run as a script, so importing this module never clashes with other CLIs' flags."""
+  flags.DEFINE_string("logdir", None, "Run folder of an image_gan run written by zoo.train.", required=True)
+  flags.DEFINE_string("degraded_out", None, "Degrade IN.png with the run's task first and save it here.")
+  flags.DEFINE_integer("seed", 0, "Seed of the degradation applied with --degraded_out.")
+
 
 CHANNEL_MODES = {1: "grayscale", 2: "grayscale + alpha", 3: "RGB", 4: "RGBA"}
 
@@ -107,4 +112,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)
