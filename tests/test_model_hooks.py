@@ -168,4 +168,7 @@ def test_resume_in_either_phase_equals_an_uninterrupted_run(tmp_path, data_dir, 
   resumed, expected = checkpoint_values(split.logdir), checkpoint_values(whole.logdir)
   assert resumed.keys() == expected.keys()
   for name in expected:
-    np.testing.assert_array_equal(resumed[name], expected[name], err_msg=name)
+    # Equal up to float rounding: these toy models' CPU kernels sometimes differ in the last bit
+    # between processes' traces. A redone, skipped or re-initialised step moves weights by far more;
+    # the bit-exact checks are tests/test_resume.py and tests/test_autoencoder_gan.py.
+    np.testing.assert_allclose(resumed[name], expected[name], rtol=1e-5, atol=1e-7, err_msg=name)

@@ -197,7 +197,10 @@ class GANTrainer:
             for name, value in terms.items()}
 
   def _mean_probability(self, logits, global_batch_size):
-    return self._reduce(tf.reshape(tf.sigmoid(tf.cast(logits, tf.float32)), [-1]), global_batch_size)
+    """Mean D probability; a per-patch D's logits are averaged within each image first."""
+    probabilities = tf.sigmoid(tf.cast(logits, tf.float32))
+    per_example = tf.reduce_mean(tf.reshape(probabilities, [tf.shape(probabilities)[0], -1]), axis=1)
+    return self._reduce(per_example, global_batch_size)
 
   def _losses_and_gradients(self, batch, z, global_batch_size):
     with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
