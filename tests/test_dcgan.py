@@ -216,7 +216,8 @@ def test_article_l2_shrinks_the_generators_dense_kernel_under_adam(tmp_path, dat
   # (-20% in 30 steps here, ~25x in 300 in the probes) until z's signal through the Dense layer falls
   # below its unregularised bias. Without L2 the kernel keeps its size.
   config = mnist_config(tmp_path, data_dir, batch_size=16, precision="float32",
-                        options={"generator_l2": str(l2), "weight_init": "glorot_uniform"})
+                        options={"generator_l2": str(l2), "weight_init": "glorot_uniform",
+                                 "generator_dense_batchnorm": "false"})  # the article's G
   trainer = trainer_lib.GANTrainer(config)
   before = _dense_kernel_rms(trainer.generator)
   trainer.train_steps(trainer.distributed_batches(0), 30)
