@@ -96,11 +96,13 @@ def reference_runner(model, config):
   import keras
   import tensorflow as tf
   from zoo import data
+  from zoo import layers as zoo_layers
   spec = _spec(model)
   shape = data.image_shape(config.dataset, config.image_size, config.data_dir)
   keras.utils.set_random_seed(config.seed)
-  generator = spec.build_generator(config, shape)
-  discriminator = spec.build_discriminator(config, shape)
+  with zoo_layers.stock_keras_layers():  # as a tutorial writes them
+    generator = spec.build_generator(config, shape)
+    discriminator = spec.build_discriminator(config, shape)
   g_optimizer = keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1)
   d_optimizer = keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1)
 

@@ -140,8 +140,11 @@ def test_exported_generator_loads_and_samples(tmp_path, data_dir):
   restored, _ = trainer_lib.restore_generator(config.logdir)
   expected = data.to_uint8(restored(z, training=False), "symmetric").numpy()
   assert np.abs(images.astype(int) - expected.astype(int)).max() <= 1
+  # The .keras copy runs Keras' own kernels (zoo.layers.to_stock_keras): the same weights, summed in
+  # another order, which in bfloat16 moves outputs by a few 1e-4 (an 8-bit pixel step is 8e-3).
   reloaded = keras.models.load_model(keras_path)
-  np.testing.assert_allclose(reloaded(z, training=False), restored(z, training=False), atol=1e-6)
+  assert not any(type(layer).__module__.startswith("zoo") for layer in reloaded.layers)
+  np.testing.assert_allclose(reloaded(z, training=False), restored(z, training=False), atol=2e-3)
 
 
 def _fake_celeb_a(data_dir, num_examples):

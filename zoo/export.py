@@ -21,11 +21,11 @@ flags.DEFINE_string("out", None, "Output folder.", required=True)
 
 def export_generator(logdir: str, out: str):
   import tensorflow as tf
-  from zoo import trainer
+  from zoo import layers, trainer
   generator, config = trainer.restore_generator(logdir)
   os.makedirs(out, exist_ok=True)
   keras_path = os.path.join(out, "generator.keras")
-  generator.save(keras_path)
+  layers.to_stock_keras(generator).save(keras_path)  # loads with Keras alone
 
   module = tf.Module()
   module.generator = generator

@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from zoo import layers as zoo_layers
 from zoo.models.registry import ModelSpec, register
 
 DEFAULTS = {
@@ -78,7 +79,7 @@ def _batch_norm():
   # Replicas must normalise over the global batch, or 2 replicas would train a different model
   # than 1; synchronising costs a cross-replica reduction, so it is only switched on when needed.
   replicas = tf.distribute.get_strategy().num_replicas_in_sync
-  return layers.BatchNormalization(synchronized=replicas > 1)
+  return zoo_layers.BatchNormalization(synchronized=replicas > 1)
 
 
 def build_generator(config, image_shape):
@@ -98,11 +99,11 @@ def build_generator(config, image_shape):
                      kernel_regularizer=regularizer)(z)
   x = layers.Reshape((SEED_SIZE, SEED_SIZE, SEED_FILTERS))(x)  # [B, 4, 4, 512]
   for filters in upsampling_filters(height):
-    x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=init,
+    x = zoo_layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=init,
                                kernel_regularizer=regularizer)(x)
     x = _batch_norm()(x)
     x = layers.Activation("relu")(x)
-  x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init)(x)
+  x = zoo_layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init)(x)
   images = layers.Activation("tanh", dtype="float32")(x)  # float32 output under mixed precision
   return keras.Model(z, images, name="dcgan_generator")
 
@@ -117,7 +118,7 @@ def build_discriminator(config, image_shape):
     if i > 0 and config.options["discriminator_batchnorm"]:
       x = _batch_norm()(x)
     x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)
-    x = layers.Dropout(dropout_rate)(x)
+    x = zoo_layers.Dropout(dropout_rate)(x)
   x = layers.Flatten()(x)
   # [B, 1]; the article's sigmoid moves into the loss
   logits = layers.Dense(1, dtype="float32", kernel_initializer=init)(x)
