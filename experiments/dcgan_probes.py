@@ -51,6 +51,7 @@ VARIANTS = {
     "normal_init": ({}, {"weight_init": "dcgan_normal"}),
     "g_dense_bn": ({}, {"generator_dense_batchnorm": True}),
     "batch256": ({"batch_size": 256}, {}),
+    "d4": ({}, {"discriminator_convolutions": 4}),  # the DCGAN paper's D depth at 64x64
     # The TF tutorial's networks (benchmarks/tutorial_dcgan.py, 28x28) with dcgan's training settings:
     # tells the networks apart from the optimiser settings as the cause of the collapse.
     "tutorial_nets": ({"image_size": 0, "batch_size": 64, "g_learning_rate": 2e-4, "d_learning_rate": 2e-4,

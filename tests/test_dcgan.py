@@ -41,7 +41,7 @@ def test_defaults_are_the_articles_configuration(tmp_path):
   # The article's networks but for the two departures that stop G collapsing (docs/dcgan.md).
   assert config.options == {"discriminator_dropout": 0.3, "generator_l2": 0.0,
                             "discriminator_batchnorm": False, "generator_dense_batchnorm": True,
-                            "weight_init": "glorot_uniform"}
+                            "weight_init": "glorot_uniform", "discriminator_convolutions": 2}
   assert data.image_shape(config.dataset, config.image_size) == (64, 64, 3)
 
 
@@ -236,3 +236,15 @@ def test_discriminator_batchnorm_and_dcgan_init_options(tmp_path):
                        keras.layers.BatchNormalization)
   kernel = layers_of(dcgan.build_generator(config, (32, 32, 1)), keras.layers.Dense)[0].kernel.numpy()
   assert np.std(kernel) == pytest.approx(0.02, rel=0.05)  # glorot_uniform would give ~0.0155
+
+
+def test_discriminator_depth_follows_the_option(tmp_path, data_dir):
+  config = mnist_config(tmp_path / "run", data_dir, options={"discriminator_convolutions": 4},
+                        image_size=64)
+  discriminator = dcgan.build_discriminator(config, (64, 64, 1))
+  convolutions = layers_of(discriminator, keras.layers.Conv2D)
+  assert [c.filters for c in convolutions] == [64, 128, 256, 512]
+  assert convolutions[-1].output.shape[1:3] == (4, 4)
+  with pytest.raises(ValueError, match="discriminator_convolutions"):
+    dcgan.build_discriminator(mnist_config(tmp_path / "bad", data_dir, image_size=32,
+                                           options={"discriminator_convolutions": 6}), (32, 32, 1))

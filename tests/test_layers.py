@@ -129,9 +129,17 @@ def test_stock_keras_layers_context_builds_layers_on_the_keras_path():
 def test_to_stock_keras_swaps_classes_and_keeps_outputs():
   inputs = keras.Input([4, 4, 3])
   x = zoo_layers.Conv2DTranspose(5, 4, strides=2, padding="same")(inputs)
-  x = zoo_layers.BatchNormalization()(x)
+  x = zoo_layers.LeakyReLU(negative_slope=0.2)(zoo_layers.BatchNormalization()(x))
   model = keras.Model(inputs, zoo_layers.Dropout(0.2)(x))
   stock = zoo_layers.to_stock_keras(model)
   assert not any(type(layer).__module__.startswith("zoo") for layer in stock.layers)
   batch = tf.random.stateless_normal([2, 4, 4, 3], seed=[0, 1])
   np.testing.assert_allclose(stock(batch, training=False), model(batch, training=False), atol=1e-5)
+
+
+def test_leaky_relu_matches_keras_values_and_gradients():
+  inputs = tf.random.stateless_normal([4, 5, 5, 3], seed=[8, 9])
+  fast_out, fast_grads = _run(zoo_layers.LeakyReLU(negative_slope=0.2), inputs, True)
+  stock_out, stock_grads = _run(keras.layers.LeakyReLU(negative_slope=0.2), inputs, True)
+  np.testing.assert_array_equal(fast_out, stock_out)
+  np.testing.assert_array_equal(fast_grads[0], stock_grads[0])

@@ -136,6 +136,36 @@ def upsample_4x4_stride_2(inputs, kernel):
   return outputs
 
 
+class LeakyReLU(keras.layers.LeakyReLU):
+  """Keras' LeakyReLU, with its gradient computed from its output instead of its input.
+
+  The same values (the output has the input's sign, for a positive slope). Reading the output lets
+  TensorFlow's graph optimiser fuse a preceding Conv2D + BiasAdd with the activation: with the input
+  read by the gradient, it tries the fusion on dcgan's discriminator anyway, fails and logs
+  "remapper failed: ... LeakyReluGrad ... exist for missing node .../BiasAdd".
+  """
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.fast_kernel = _fast_kernels()
+
+  def call(self, inputs):
+    if not (self.fast_kernel and self.negative_slope > 0):
+      return super().call(inputs)
+    return _leaky_relu_with_output_gradient(inputs, self.negative_slope)
+
+
+def _leaky_relu_with_output_gradient(inputs, slope):
+  @tf.custom_gradient
+  def leaky_relu(features):
+    outputs = tf.nn.leaky_relu(features, alpha=slope)
+
+    def gradient(upstream):
+      return tf.raw_ops.LeakyReluGrad(gradients=upstream, features=outputs, alpha=slope)
+    return outputs, gradient
+  return leaky_relu(inputs)
+
+
 class Dropout(keras.layers.Dropout):
   """Keras' Dropout, deciding keep or drop from 16 random bits per element instead of a float32 draw.
 
@@ -160,6 +190,7 @@ class Dropout(keras.layers.Dropout):
 
 _STOCK = {BatchNormalization: keras.layers.BatchNormalization,
           Conv2DTranspose: keras.layers.Conv2DTranspose,
+          LeakyReLU: keras.layers.LeakyReLU,
           Dropout: keras.layers.Dropout}
 
 

@@ -47,6 +47,9 @@ OPTIONS = {
     # ~25x in 300 steps until G ignores z (docs/dcgan.md, "Why G collapses").
     "generator_l2": 0.0,
     "discriminator_batchnorm": False,  # the DCGAN paper's BN after each D convolution but the first
+    # Stride-2 convolutions in D, filters doubling from 64: the article's 2; the DCGAN paper's D has 4 at
+    # 64x64, which brings the features down to 4x4 before the Dense logit.
+    "discriminator_convolutions": 2,
     # BN on G's projection, before its ReLU (the DCGAN paper's and the TF tutorial's; not the article's):
     # without it G learns to route its output through the z-independent part of the ReLU'd Dense
     # features and collapses (docs/dcgan.md, "Why G collapses").
@@ -56,7 +59,7 @@ OPTIONS = {
 
 SEED_SIZE = 4                  # the generator starts from a 4x4 feature map
 SEED_FILTERS = 512
-D_FILTERS = (64, 128)
+D_FIRST_FILTERS = 64           # doubling per D convolution: 64, 128 (the article's two), 256, 512
 LEAKY_SLOPE = 0.2
 
 
@@ -113,11 +116,15 @@ def build_discriminator(config, image_shape):
   images = keras.Input(image_shape, name="images")
   init = _initializer(config)
   x = images
-  for i, filters in enumerate(D_FILTERS):
-    x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init)(x)
+  convolutions = config.options["discriminator_convolutions"]
+  if convolutions < 1 or image_shape[0] % 2**convolutions:
+    raise ValueError(f"--discriminator_convolutions={convolutions} needs a positive count whose 2^count "
+                     f"divides the image size {image_shape[0]}; the article's is 2.")
+  for i in range(convolutions):
+    x = layers.Conv2D(D_FIRST_FILTERS * 2**i, 4, strides=2, padding="same", kernel_initializer=init)(x)
     if i > 0 and config.options["discriminator_batchnorm"]:
       x = _batch_norm()(x)
-    x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)
+    x = zoo_layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)
     x = zoo_layers.Dropout(dropout_rate)(x)
   x = layers.Flatten()(x)
   # [B, 1]; the article's sigmoid moves into the loss
