@@ -11,6 +11,7 @@ from tests.conftest import two_replica_strategy
 from zoo import config as config_lib
 from zoo import data
 from zoo import export
+from zoo import layers as zoo_layers
 from zoo import trainer as trainer_lib
 from zoo.models import dcgan
 
@@ -127,6 +128,24 @@ def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir):
   for name in one_metrics:
     assert one_metrics[name] == pytest.approx(two_metrics[name], rel=1e-4)
   assert any(not np.allclose(a, b) for a, b in zip(one, initial[0] + initial[1]))
+
+
+def test_zoo_layers_train_as_keras_layers_do(tmp_path, data_dir):
+  # float32 and no dropout: the two differ only in summation order (the matrix-product transposed
+  # convolutions at 4x4 and 8x8, the fused BatchNorms, LeakyReLU's gradient read from its output).
+  config = mnist_config(tmp_path, data_dir, precision="float32", options={"discriminator_dropout": "0"})
+  strategy = tf.distribute.get_strategy()
+  fast_trainer = trainer_lib.GANTrainer(config, spec=dcgan.SPEC)
+  initial = (fast_trainer.generator.get_weights(), fast_trainer.discriminator.get_weights())
+  batch = next(iter(data.training_batches(config)))
+  fast_metrics, fast = _two_steps(strategy, config, dcgan.SPEC, initial, batch)
+  with zoo_layers.stock_keras_layers():
+    stock_metrics, stock = _two_steps(strategy, config, dcgan.SPEC, initial, batch)
+  for a, b in zip(fast, stock):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+  for name in fast_metrics:
+    assert fast_metrics[name] == pytest.approx(stock_metrics[name], rel=1e-4)
+  assert any(not np.allclose(a, b) for a, b in zip(fast, initial[0] + initial[1]))
 
 
 def test_exported_generator_loads_and_samples(tmp_path, data_dir):
