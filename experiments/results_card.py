@@ -3,7 +3,7 @@
   python -m zoo.train --model=dense_gan --dataset=mnist --data_dir=../shared/tensorflow_datasets \
       --logdir=runs/dense_gan_mnist
   python -m zoo.evaluate --logdir=runs/dense_gan_mnist
-  python experiments/results_card.py runs/dense_gan_mnist [more run folders]
+  python -m experiments.results_card runs/dense_gan_mnist [more run folders]
 
 Reads config.json and eval.json; the wall time is the span of the run's TensorBoard events, so it is
 measured by the run itself. Prints one markdown row per run.
@@ -43,10 +43,13 @@ def hardware():
   return f"{os.cpu_count()}-core CPU ({cpu}), no GPU"
 
 
-def command(config, overrides=("model", "dataset")):
-  flags = " ".join(f"--{name}={config[name]}" for name in overrides)
-  return (f"`python -m zoo.train {flags} --data_dir=../shared/tensorflow_datasets "
-          f"--logdir=runs/{config['model']}_{config['dataset']}`")
+def command(config, logdir):
+  """The training command: model, dataset, and every model option the run set away from its default."""
+  from zoo import models
+  defaults = models.get_model(config["model"]).options
+  options = [f"--{name}={value}" for name, value in config["options"].items() if value != defaults.get(name)]
+  flags = " ".join([f"--model={config['model']}", f"--dataset={config['dataset']}"] + options)
+  return f"`python -m zoo.train {flags} --data_dir=../shared/tensorflow_datasets --logdir={logdir}`"
 
 
 def row(logdir):
@@ -59,13 +62,13 @@ def row(logdir):
   cells = [config["model"], config["dataset"], f"{m['fid']:.2f}",
            f"{m['kid']:.4f} ± {m['kid_std']:.4f}", f"{m['precision']:.3f}", f"{m['recall']:.3f}",
            f"{m['modes_covered']}/10", f"{record['images_seen']:,} ({record['step']:,} steps)",
-           f"{minutes:.1f} min", hardware(), command(config)]
+           f"{minutes:.1f} min", hardware(), command(config, logdir.rstrip('/'))]
   return "| " + " | ".join(cells) + " |"
 
 
 def main(logdirs):
   if not logdirs:
-    sys.exit("usage: python experiments/results_card.py RUN_FOLDER [RUN_FOLDER ...]")
+    sys.exit("usage: python -m experiments.results_card RUN_FOLDER [RUN_FOLDER ...]")
   try:
     rows = [row(logdir) for logdir in logdirs]
   except (OSError, ValueError, KeyError) as e:

@@ -1,7 +1,7 @@
 """Keras layers with faster kernels on CPUs: the same weights, arguments and arithmetic as Keras' own.
 
-Profiling dcgan's step in bfloat16 (docs/performance.md, "Where dcgan's step time goes") found three
-Keras 3 layers spending far more time than their arithmetic needs on oneDNN CPUs:
+Profiling dcgan's step in bfloat16 (docs/performance.md, "Where dcgan's step time went") found Keras 3
+layers spending far more time than their arithmetic needs on oneDNN CPUs:
 
 - `BatchNormalization` computes batch statistics and normalises with ~15 element-wise ops, each a pass
   over memory in float32; TensorFlow's fused kernel does it in one (Keras 2 used it, Keras 3 dropped it).
@@ -9,6 +9,7 @@ Keras 3 layers spending far more time than their arithmetic needs on oneDNN CPUs
   4x4 or 8x8 with hundreds of channels) runs at a fraction of the speed of the same arithmetic as a
   matrix product, which is what it becomes here.
 - `Dropout` draws one 32-bit random number per element; 16 bits decide keep or drop as well.
+- `LeakyReLU`'s gradient reads its input, which defeats Grappler's Conv2D + BiasAdd + LeakyReLU fusion.
 
 Each class subclasses the Keras layer and falls back to it wherever its fast path does not apply
 (synchronised BatchNorm, other kernel sizes, masks, ...). `stock_keras_layers()` builds models whose
@@ -22,8 +23,9 @@ import keras
 import tensorflow as tf
 
 _DROPOUT_BITS = 16
-# Below this many input pixels a 4x4 stride-2 transposed convolution runs faster as a matrix product
-# on this project's CPU (benchmarks/layers.py: 3.4x at 4x4, 1.4x at 8x8, 0.6x at 16x16 input).
+# Up to this many input pixels a 4x4 stride-2 transposed convolution runs faster as a matrix product on
+# this project's CPU (bf16, batch 64: 3.4x at 4x4, 1.4x at 8x8, and 0.6x at 16x16 in a probe with the
+# path forced on; benchmarks/layers.py times the layers as used).
 _MAX_MATMUL_INPUT_PIXELS = 8 * 8
 
 _state = threading.local()
@@ -44,17 +46,21 @@ def _fast_kernels():
   return getattr(_state, "fast", True)
 
 
-class BatchNormalization(keras.layers.BatchNormalization):
+class _KernelChoice:
+  """Records at construction whether the layer may use its fast kernel (see stock_keras_layers)."""
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.fast_kernel = _fast_kernels()
+
+
+class BatchNormalization(_KernelChoice, keras.layers.BatchNormalization):
   """Keras' BatchNormalization, run by TensorFlow's fused kernel when it is not synchronised.
 
   Statistics are computed in float32 whatever the input dtype, and the moving variance is updated with
   the biased batch variance, both as Keras does. A synchronised layer (several replicas) needs the
   cross-replica reduction only Keras' path has, and uses it.
   """
-
-  def __init__(self, **kwargs):
-    super().__init__(**kwargs)
-    self.fast_kernel = _fast_kernels()
 
   def call(self, inputs, training=None, mask=None):
     if not self._fusable(inputs, mask):
@@ -84,13 +90,9 @@ class BatchNormalization(keras.layers.BatchNormalization):
             and self.epsilon >= 1.001e-5)
 
 
-class Conv2DTranspose(keras.layers.Conv2DTranspose):
+class Conv2DTranspose(_KernelChoice, keras.layers.Conv2DTranspose):
   """Keras' Conv2DTranspose; a 4x4 kernel with stride 2 and 'same' padding on a small input runs as
   one matrix product followed by a pixel shuffle."""
-
-  def __init__(self, *args, **kwargs):
-    super().__init__(*args, **kwargs)
-    self.fast_kernel = _fast_kernels()
 
   def call(self, inputs):
     if not self._as_matrix_product(inputs):
@@ -136,7 +138,7 @@ def upsample_4x4_stride_2(inputs, kernel):
   return outputs
 
 
-class LeakyReLU(keras.layers.LeakyReLU):
+class LeakyReLU(_KernelChoice, keras.layers.LeakyReLU):
   """Keras' LeakyReLU, with its gradient computed from its output instead of its input.
 
   The same values (the output has the input's sign, for a positive slope). Reading the output lets
@@ -144,10 +146,6 @@ class LeakyReLU(keras.layers.LeakyReLU):
   read by the gradient, it tries the fusion on dcgan's discriminator anyway, fails and logs
   "remapper failed: ... LeakyReluGrad ... exist for missing node .../BiasAdd".
   """
-
-  def __init__(self, *args, **kwargs):
-    super().__init__(*args, **kwargs)
-    self.fast_kernel = _fast_kernels()
 
   def call(self, inputs):
     if not (self.fast_kernel and self.negative_slope > 0):
@@ -166,15 +164,11 @@ def _leaky_relu_with_output_gradient(inputs, slope):
   return leaky_relu(inputs)
 
 
-class Dropout(keras.layers.Dropout):
+class Dropout(_KernelChoice, keras.layers.Dropout):
   """Keras' Dropout, deciding keep or drop from 16 random bits per element instead of a float32 draw.
 
   The drop probability is rate rounded to a multiple of 2**-16 (0.3 becomes 0.300003).
   """
-
-  def __init__(self, *args, **kwargs):
-    super().__init__(*args, **kwargs)
-    self.fast_kernel = _fast_kernels()
 
   def call(self, inputs, training=False):
     if not (self.fast_kernel and training and 0 < self.rate < 1 and self.noise_shape is None):
