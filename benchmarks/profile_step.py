@@ -40,7 +40,9 @@ def kernel_time_by_op_type(xplane_path):
         continue
       for event in line.events:
         name = plane.event_metadata[event.metadata_id].name
-        if ":" in name:  # "scope/op_name:OpType"; skips the executor's own bookkeeping events
+        # Ops are named "scope/op_name:OpType"; the executor's own events ("ExecutorState::Process",
+        # which encloses the ops it runs) are skipped.
+        if ":" in name and "::" not in name:
           totals[name.rsplit(":", 1)[1]] += event.duration_ps
   return totals
 

@@ -8,12 +8,14 @@ The reference is the step of the TensorFlow DCGAN tutorial (tensorflow.org/tutor
 one tf.function per step called from a Python loop over a tf.data pipeline, two GradientTapes, D
 called separately on real and fake, float32, no XLA. Each zoo case runs the same networks, data and
 losses through `zoo.trainer.GANTrainer`, adding one optimisation to the case above it; the last case
-is what docs/performance.md recommends on this CPU. Cases are interleaved round by round, so a
+is what docs/performance.md recommends on this CPU. The reference builds its networks with Keras' own
+layers (`zoo.layers.stock_keras_layers`), as a tutorial writes them; so do the zoo cases marked so. Cases are interleaved round by round, so a
 machine shared with other jobs slows them alike; a ratio is the median of the per-round ratios.
 Images per CPU-second of this process are printed too: they vary less on a busy machine.
 
 Expected on the 2-core AVX-512/AMX-BF16 CPU: 2-10 minutes per model (see docs/performance.md).
 """
+import contextlib
 import statistics
 import time
 
@@ -67,11 +69,11 @@ BENCHMARKS = {
         data=dict(dataset="mnist", batch_size=64, image_size=64),
         steps=20,
         cases={
-            "zoo float32": _FLOAT32_ONE_STEP,
-            "+ bf16": {**_FLOAT32_ONE_STEP, "precision": "mixed_bfloat16"},
-            "+ joint D pass": {**_FLOAT32_ONE_STEP, "precision": "mixed_bfloat16",
-                               "joint_discriminator_pass": True},
-            "dcgan defaults": {},
+            "zoo float32, Keras layers": {**_FLOAT32_ONE_STEP, "keras_layers": True},
+            "+ bf16": {**_FLOAT32_ONE_STEP, "precision": "mixed_bfloat16", "keras_layers": True},
+            "+ zoo.layers kernels": {**_FLOAT32_ONE_STEP, "precision": "mixed_bfloat16"},
+            "dcgan defaults (+ 4 steps/call)": {},
+            "zoo.layers kernels, float32": _FLOAT32_ONE_STEP,
         }),
 }
 
@@ -86,6 +88,7 @@ def _spec(model):
 
 def _config(model, case, overrides):
   from zoo import config as config_lib
+  overrides = {name: value for name, value in overrides.items() if name != "keras_layers"}
   values = {"data_dir": FLAGS.data_dir, "dataset": "mnist", "train_split": TRAIN_SPLIT,
             **BENCHMARKS[model]["data"], **overrides}
   return config_lib.resolve(model, f"/tmp/throughput/{model}/{case}", values, spec=_spec(model))
@@ -134,9 +137,12 @@ def reference_runner(model, config):
   return run
 
 
-def zoo_runner(model, config):
+def zoo_runner(model, config, keras_layers=False):
+  """The shared trainer; `keras_layers` builds the networks with Keras' own layer kernels."""
+  from zoo import layers as zoo_layers
   from zoo import trainer as trainer_lib
-  trainer = trainer_lib.GANTrainer(config, spec=_spec(model))
+  with zoo_layers.stock_keras_layers() if keras_layers else contextlib.nullcontext():
+    trainer = trainer_lib.GANTrainer(config, spec=_spec(model))
   batches = trainer.distributed_batches(0)
 
   def run(steps):
@@ -163,7 +169,8 @@ def main(argv):
   reference_config = _config(model, "reference", {})
   runners = {REFERENCE: reference_runner(model, reference_config)}
   for case, overrides in BENCHMARKS[model]["cases"].items():
-    runners[case] = zoo_runner(model, _config(model, str(len(runners)), overrides))
+    runners[case] = zoo_runner(model, _config(model, str(len(runners)), overrides),
+                               keras_layers=overrides.get("keras_layers", False))
   epoch_steps = TRAIN_EXAMPLES // reference_config.batch_size + 1
   for run in runners.values():  # compile, and fill the input pipelines' caches, outside the timing
     run(max(2, steps // 4, epoch_steps))

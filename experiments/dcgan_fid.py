@@ -1,6 +1,6 @@
 """FID against images seen for a dcgan run, scored on every checkpoint it kept, for docs/dcgan.md.
 
-  python -m experiments.dcgan_fid --logdir=runs/dcgan_mnist --name=mnist   # ~3 min on the 2-core CPU
+  python -m experiments.dcgan_fid --logdir=runs/dcgan_mnist --name=mnist --num_samples=1000   # ~2 min
 
 The run must keep its checkpoints (train with --checkpoint_every=100 --keep_checkpoints=11, see
 experiments/dcgan_figures.py). Each checkpoint's generator draws `--num_samples` images from the same
@@ -8,10 +8,9 @@ noise (zoo.metrics' EVAL_NOISE_SEED) and zoo.metrics scores them against the tes
 domain classifier's features for MNIST-like data (docs/metrics.md). Scoring afterwards gives the same
 numbers as `zoo.train --eval_every=100 --eval_samples=5000` without slowing the training run.
 Writes docs/figures/dcgan_<name>_fid.png and prints a table (also saved as <logdir>/fid_curve.json).
-Expected result on MNIST at 1000 steps with the article's L2 (commit 831efe5, whose default it was;
-train with --model_option=generator_l2=0.01 --model_option=generator_dense_batchnorm=false
-today): FID between ~320 and ~385 at every
-checkpoint (a collapsed generator, see docs/dcgan.md), lowest ~324 at step 700, 367 at step 1000.
+Expected result on MNIST at the defaults (commit 861406c, 1000 steps, --num_samples=1000): 360 at
+step 100, 188 at step 500, 181-208 from step 500 to 900, 266 at step 1000 (G drifts between few-class
+modes while D sits at chance; docs/dcgan.md).
 """
 import json
 import os

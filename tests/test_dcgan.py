@@ -131,8 +131,9 @@ def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir):
 
 
 def test_zoo_layers_train_as_keras_layers_do(tmp_path, data_dir):
-  # float32 and no dropout: the two differ only in summation order (the matrix-product transposed
-  # convolutions at 4x4 and 8x8, the fused BatchNorms, LeakyReLU's gradient read from its output).
+  # float32 and no dropout: the two differ only in summation order (the fused BatchNorms, LeakyReLU's
+  # gradient read from its output; the matrix-product transposed convolution is bfloat16-only and
+  # tested in tests/test_layers.py).
   config = mnist_config(tmp_path, data_dir, precision="float32", options={"discriminator_dropout": "0"})
   strategy = tf.distribute.get_strategy()
   fast_trainer = trainer_lib.GANTrainer(config, spec=dcgan.SPEC)

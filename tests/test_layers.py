@@ -73,27 +73,46 @@ def _op_types(fn, *args):
   return {op.type for op in graph.get_operations()}
 
 
+@pytest.mark.parametrize("size", [4, 8])
+def test_upsample_4x4_stride_2_is_a_transposed_convolution(size):
+  inputs = tf.random.stateless_normal([3, size, size, 10], seed=[5, 6])
+  kernel = tf.random.stateless_normal([4, 4, 6, 10], seed=[7, 8])
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch([inputs, kernel])
+    fast = zoo_layers.upsample_4x4_stride_2(inputs, kernel)
+    stock = tf.nn.conv2d_transpose(inputs, kernel, [3, 2 * size, 2 * size, 6], 2, padding="SAME")
+    fast_loss, stock_loss = _weighted_sum(fast), _weighted_sum(stock)
+  np.testing.assert_allclose(fast, stock, rtol=1e-4, atol=1e-4)
+  for f, s in zip(tape.gradient(fast_loss, [inputs, kernel]), tape.gradient(stock_loss, [inputs, kernel])):
+    np.testing.assert_allclose(f, s, rtol=1e-3, atol=1e-3)
+
+
 @pytest.mark.parametrize("size", [4, 8, 16])
-def test_transposed_convolution_matches_keras(size):
+def test_transposed_convolution_in_bfloat16_matches_keras(size):
   shape = (3, size, size, 10)
   make = lambda cls: cls(6, 4, strides=2, padding="same")  # noqa: E731
   fast, stock = _pair(lambda: make(zoo_layers.Conv2DTranspose), lambda: make(keras.layers.Conv2DTranspose),
-                      shape)
+                      shape, policy="mixed_bfloat16")
   inputs = tf.random.stateless_normal(shape, seed=[5, 6])
-  fast_out, fast_grads = _run(fast, inputs, True)
-  stock_out, stock_grads = _run(stock, inputs, True)
-  assert fast_out.shape == (3, 2 * size, 2 * size, 6)
-  np.testing.assert_allclose(fast_out, stock_out, rtol=1e-4, atol=1e-4)
-  for f, s in zip(fast_grads, stock_grads):
-    np.testing.assert_allclose(f, s, rtol=1e-3, atol=1e-3)
+  fast_out, stock_out = fast(inputs), stock(inputs)
+  assert fast_out.shape == (3, 2 * size, 2 * size, 6) and fast_out.dtype == tf.bfloat16
+  scale = float(tf.reduce_max(tf.abs(tf.cast(stock_out, tf.float32))))
+  np.testing.assert_allclose(tf.cast(fast_out, tf.float32), tf.cast(stock_out, tf.float32), atol=0.02 * scale)
   # Small inputs take the matrix-product path; larger ones Keras' own convolution.
   ops = _op_types(lambda x: fast(x), tf.TensorSpec(shape))
   assert ("DepthToSpace" in ops) == (size * size <= 64)
   assert ("Conv2DBackpropInput" in ops) == (size * size > 64)
 
 
+def test_transposed_convolution_in_float32_uses_keras():
+  layer = zoo_layers.Conv2DTranspose(4, 4, strides=2, padding="same")
+  ops = _op_types(lambda x: layer(x), tf.TensorSpec((2, 4, 4, 3)))
+  assert "Conv2DBackpropInput" in ops and "DepthToSpace" not in ops
+
+
 def test_transposed_convolution_with_another_kernel_uses_keras():
-  layer = zoo_layers.Conv2DTranspose(4, 3, strides=2, padding="same")
+  with trainer_lib.dtype_policy("mixed_bfloat16"):
+    layer = zoo_layers.Conv2DTranspose(4, 3, strides=2, padding="same")
   ops = _op_types(lambda x: layer(x), tf.TensorSpec((2, 4, 4, 3)))
   assert "Conv2DBackpropInput" in ops and "DepthToSpace" not in ops
 
@@ -119,7 +138,7 @@ def test_dropout_masks_odd_sizes_and_keeps_dtype():
 
 
 def test_stock_keras_layers_context_builds_layers_on_the_keras_path():
-  with zoo_layers.stock_keras_layers():
+  with trainer_lib.dtype_policy("mixed_bfloat16"), zoo_layers.stock_keras_layers():
     layer = zoo_layers.Conv2DTranspose(6, 4, strides=2, padding="same")
   assert zoo_layers.Conv2DTranspose(6, 4, strides=2, padding="same").fast_kernel
   ops = _op_types(lambda x: layer(x), tf.TensorSpec((2, 4, 4, 3)))

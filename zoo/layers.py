@@ -6,8 +6,8 @@ layers spending far more time than their arithmetic needs on oneDNN CPUs:
 - `BatchNormalization` computes batch statistics and normalises with ~15 element-wise ops, each a pass
   over memory in float32; TensorFlow's fused kernel does it in one (Keras 2 used it, Keras 3 dropped it).
 - `Conv2DTranspose` with a 4x4 kernel and stride 2 on a small input (a generator's first upsampling,
-  4x4 or 8x8 with hundreds of channels) runs at a fraction of the speed of the same arithmetic as a
-  matrix product, which is what it becomes here.
+  4x4 or 8x8 with hundreds of channels) runs in bfloat16 at a fraction of the speed of the same
+  arithmetic as a matrix product, which is what it becomes here.
 - `Dropout` draws one 32-bit random number per element; 16 bits decide keep or drop as well.
 - `LeakyReLU`'s gradient reads its input, which defeats Grappler's Conv2D + BiasAdd + LeakyReLU fusion.
 
@@ -23,9 +23,10 @@ import keras
 import tensorflow as tf
 
 _DROPOUT_BITS = 16
-# Up to this many input pixels a 4x4 stride-2 transposed convolution runs faster as a matrix product on
-# this project's CPU (bf16, batch 64: 3.4x at 4x4, 1.4x at 8x8, and 0.6x at 16x16 in a probe with the
-# path forced on; benchmarks/layers.py times the layers as used).
+# Up to this many input pixels a 4x4 stride-2 transposed convolution in bfloat16 runs faster as a matrix
+# product on this project's CPU (batch 64: 3.1x at 4x4, 1.6x at 8x8 in benchmarks/layers.py, and 0.6x at
+# 16x16 in a probe with the path forced on). In float32 it does not pay (1.07x at 4x4, 0.72x at 8x8):
+# the gain is AMX's bf16 matrix units, so the path is taken in bfloat16 only.
 _MAX_MATMUL_INPUT_PIXELS = 8 * 8
 
 _state = threading.local()
@@ -91,8 +92,8 @@ class BatchNormalization(_KernelChoice, keras.layers.BatchNormalization):
 
 
 class Conv2DTranspose(_KernelChoice, keras.layers.Conv2DTranspose):
-  """Keras' Conv2DTranspose; a 4x4 kernel with stride 2 and 'same' padding on a small input runs as
-  one matrix product followed by a pixel shuffle."""
+  """Keras' Conv2DTranspose; in bfloat16, a 4x4 kernel with stride 2 and 'same' padding on a small
+  input runs as one matrix product followed by a pixel shuffle."""
 
   def call(self, inputs):
     if not self._as_matrix_product(inputs):
@@ -104,7 +105,7 @@ class Conv2DTranspose(_KernelChoice, keras.layers.Conv2DTranspose):
 
   def _as_matrix_product(self, inputs):
     height, width = inputs.shape[1], inputs.shape[2]
-    return (self.fast_kernel and tuple(self.kernel_size) == (4, 4) and tuple(self.strides) == (2, 2)
+    return (self.fast_kernel and self.compute_dtype == "bfloat16" and tuple(self.kernel_size) == (4, 4) and tuple(self.strides) == (2, 2)
             and self.padding == "same" and self.output_padding is None
             and tuple(self.dilation_rate) == (1, 1) and self.data_format == "channels_last"
             and height is not None and width is not None and height * width <= _MAX_MATMUL_INPUT_PIXELS)
