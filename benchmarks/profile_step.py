@@ -51,7 +51,7 @@ def main(argv):
   del argv
   import tensorflow as tf
   model = FLAGS.model
-  config = throughput._config(model, "profile", {} if FLAGS.reference else {"keras_layers": FLAGS.keras_layers})
+  config = throughput._config(model, "profile", {})
   if FLAGS.reference:
     run = throughput.reference_runner(model, config)
   else:

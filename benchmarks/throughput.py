@@ -7,11 +7,12 @@
 The reference is the step of the TensorFlow DCGAN tutorial (tensorflow.org/tutorials/generative/dcgan):
 one tf.function per step called from a Python loop over a tf.data pipeline, two GradientTapes, D
 called separately on real and fake, float32, no XLA. Each zoo case runs the same networks, data and
-losses through `zoo.trainer.GANTrainer`, adding one optimisation to the case above it; the last case
-is what docs/performance.md recommends on this CPU. The reference builds its networks with Keras' own
-layers (`zoo.layers.stock_keras_layers`), as a tutorial writes them; so do the zoo cases marked so. Cases are interleaved round by round, so a
-machine shared with other jobs slows them alike; a ratio is the median of the per-round ratios.
-Images per CPU-second of this process are printed too: they vary less on a busy machine.
+losses through `zoo.trainer.GANTrainer`; most add one optimisation to the case above them, and the
+model's defaults are among them. The reference builds its networks with Keras' own layers
+(`zoo.layers.stock_keras_layers`), as a tutorial writes them; so do the zoo cases marked "Keras layers".
+Cases are interleaved round by round, so a machine shared with other jobs slows them alike; a ratio is
+the median of the per-round ratios. Images per CPU-second of this process are printed too: they vary
+less on a busy machine.
 
 Expected on the 2-core AVX-512/AMX-BF16 CPU: 2-10 minutes per model (see docs/performance.md).
 """

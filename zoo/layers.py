@@ -105,9 +105,10 @@ class Conv2DTranspose(_KernelChoice, keras.layers.Conv2DTranspose):
 
   def _as_matrix_product(self, inputs):
     height, width = inputs.shape[1], inputs.shape[2]
-    return (self.fast_kernel and self.compute_dtype == "bfloat16" and tuple(self.kernel_size) == (4, 4) and tuple(self.strides) == (2, 2)
-            and self.padding == "same" and self.output_padding is None
-            and tuple(self.dilation_rate) == (1, 1) and self.data_format == "channels_last"
+    return (self.fast_kernel and self.compute_dtype == "bfloat16"
+            and tuple(self.kernel_size) == (4, 4) and tuple(self.strides) == (2, 2)
+            and self.padding == "same" and self.output_padding is None and tuple(self.dilation_rate) == (1, 1)
+            and self.data_format == "channels_last"
             and height is not None and width is not None and height * width <= _MAX_MATMUL_INPUT_PIXELS)
 
 

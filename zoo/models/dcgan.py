@@ -5,7 +5,9 @@ Generator: z(100) -> Dense(4*4*512, L2) [-> BN] -> ReLU -> Reshape(4, 4, 512) ->
 off by default here; the BN on the projection is not the article's and on by default here. The number
 of doublings follows the image size (4 -> 8 -> ... -> size), the last layer's channels the dataset's.
 Discriminator: Conv(64, 4, 2) -> LReLU(0.2) -> Dropout(0.3) -> Conv(128, 4, 2) -> LReLU(0.2)
--> Dropout(0.3) -> Flatten -> Dense(1) logit.
+-> Dropout(0.3) -> Flatten -> Dense(1) logit; the discriminator_convolutions option adds stages of the
+same pattern (256, 512 filters) as the DCGAN paper's deeper D.
+The layers whose Keras kernels are slow on CPUs come from zoo/layers.py (same weights and arithmetic).
 Every departure from the article is listed, with its reason, in docs/dcgan.md.
 """
 import keras
@@ -103,7 +105,7 @@ def build_generator(config, image_shape):
   x = layers.Reshape((SEED_SIZE, SEED_SIZE, SEED_FILTERS))(x)  # [B, 4, 4, 512]
   for filters in upsampling_filters(height):
     x = zoo_layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=init,
-                               kernel_regularizer=regularizer)(x)
+                                   kernel_regularizer=regularizer)(x)
     x = _batch_norm()(x)
     x = layers.Activation("relu")(x)
   x = zoo_layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init)(x)
