@@ -24,9 +24,9 @@ import tensorflow as tf
 
 _DROPOUT_BITS = 16
 # Up to this many input pixels a 4x4 stride-2 transposed convolution in bfloat16 runs faster as a matrix
-# product on this project's CPU (batch 64: 3.1x at 4x4, 1.6x at 8x8 in benchmarks/layers.py, and 0.6x at
-# 16x16 in a probe with the path forced on). In float32 it does not pay (1.07x at 4x4, 0.72x at 8x8):
-# the gain is AMX's bf16 matrix units, so the path is taken in bfloat16 only.
+# product on this project's CPU (batch 64, benchmarks/layers.py: 4.3x at 4x4, 1.3x at 8x8, 0.5x at
+# 16x16). In float32 it does not pay (1.0x at 4x4, 0.7x at 8x8): the gain is AMX's bf16 matrix units,
+# so the path is taken in bfloat16 only.
 _MAX_MATMUL_INPUT_PIXELS = 8 * 8
 
 _state = threading.local()
