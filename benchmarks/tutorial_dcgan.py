@@ -41,5 +41,6 @@ SPEC = ModelSpec(
     build_generator=build_generator,
     build_discriminator=build_discriminator,
     defaults={"dataset": "mnist", "batch_size": 256, "g_learning_rate": 1e-4, "d_learning_rate": 1e-4,
-              "beta_1": 0.9, "pixel_range": "symmetric"},
+              "beta_1": 0.9},
+    pixel_range="symmetric",
 )

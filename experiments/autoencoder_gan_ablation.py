@@ -39,6 +39,7 @@ import time
 
 import numpy as np
 from absl import app, flags
+from zoo import pixels
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", "../shared/tensorflow_datasets", "TFDS data_dir with both datasets.")
@@ -217,8 +218,8 @@ def reconstruction_figure(logdir, path, count=16):
   latest = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
   tf.train.Checkpoint(**{spec.pretraining.name: autoencoder}).restore(latest).expect_partial()
   real = data.load_images(config.dataset, "test", config.data_dir).batch(count).take(1).get_single_element()
-  reconstructed = autoencoder(data.to_model_range(real, config.pixel_range), training=False)
-  grid = np.concatenate([real.numpy(), data.to_uint8(reconstructed, config.pixel_range).numpy()])
+  reconstructed = autoencoder(pixels.to_model_range(real, config.pixel_range), training=False)
+  grid = np.concatenate([real.numpy(), pixels.to_uint8(reconstructed, config.pixel_range).numpy()])
   images.write_png(path, images.make_grid(grid, columns=count))
 
 

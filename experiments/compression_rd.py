@@ -30,6 +30,7 @@ import tempfile
 
 import numpy as np
 from absl import app, flags
+from zoo import pixels
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "TFDS data_dir with prepared mnist and fashion_mnist.")
@@ -63,7 +64,7 @@ def pillow_round_trip(images, format_name, **params):
 
 
 def our_codec(logdir, split, data_dir):
-  from zoo import codec as codec_lib
+  from zoo.models.compression_gan import codec as codec_lib
   codec = codec_lib.Codec.from_run(logdir)
   with tempfile.TemporaryDirectory() as out_dir:
     stats, _, decoded = codec_lib.compress_split(codec, split, out_dir, data_dir)
@@ -73,14 +74,14 @@ def our_codec(logdir, split, data_dir):
 def restored_jpegs(logdir, images):
   """{quality: (JPEG file sizes, G's restoration of Pillow's decode)} at the qualities G trained on."""
   import tensorflow as tf
-  from zoo import data, trainer
+  from zoo import trainer
   from zoo.models import compression_gan
   generator, config = trainer.restore_generator(logdir)
   restore = tf.function(lambda x: generator({"images": x}, training=False)["images"])
   results = {}
   for quality in compression_gan.jpeg_qualities(config.options):
     sizes, jpeg_decoded = pillow_round_trip(images, "JPEG", quality=quality)
-    restored = [data.to_uint8(restore(data.to_model_range(jpeg_decoded[i:i + 500], config.pixel_range)),
+    restored = [pixels.to_uint8(restore(pixels.to_model_range(jpeg_decoded[i:i + 500], config.pixel_range)),
                               config.pixel_range).numpy() for i in range(0, len(images), 500)]
     results[quality] = (sizes, np.concatenate(restored))
   return results

@@ -102,7 +102,7 @@ def run(name):
   config = config_lib.resolve(spec.name, logdir, {
       "dataset": FLAGS.dataset, "data_dir": FLAGS.data_dir, "image_size": FLAGS.image_size,
       "steps": FLAGS.steps, "log_every": 50, "image_every": 100, "checkpoint_every": FLAGS.steps,
-      "precision": "mixed_bfloat16", "pixel_range": "symmetric", "options": options, **overrides},
+      "precision": "mixed_bfloat16", "options": options, **overrides},
       spec=spec)
   lines = []
   trainer.fit(config, spec=spec, log=lambda line: (lines.append(line), print(name, line, flush=True)))

@@ -27,6 +27,7 @@ import sys
 import time
 
 from absl import app, flags
+from zoo import pixels
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "TFDS data_dir with prepared mnist and fashion_mnist.")
@@ -50,14 +51,14 @@ def gan_logdir(task, dataset):
 
 def degradation_settings():
   """image_gan's default degradation options, which the VAE and the test set use too."""
-  from zoo.models import image_gan
+  from zoo.models.image_gan import model as image_gan
   return {name: image_gan.OPTIONS[name] for name in ("noise_sigma", "mask_size", "scale")}
 
 
 def ensure_vae(dataset, task):
   """The task VAE of `runs/image_gan_vae_<task>_<dataset>`, trained first if it is not there."""
-  from zoo import baselines
-  from zoo.models import image_gan
+  from experiments import baselines
+  from zoo.models.image_gan import model as image_gan
   config = baselines.VAEConfig(dataset=dataset, task=task, data_dir=FLAGS.data_dir,
                                steps=image_gan.DEFAULTS["steps"],
                                batch_size=image_gan.DEFAULTS["batch_size"], **degradation_settings())
@@ -86,17 +87,18 @@ def load_gan(task, dataset):
 def degraded_test_set(dataset, task):
   """(originals, degraded) uint8 [10000, H, W, C] of the test split."""
   import tensorflow as tf
-  from zoo import data, degradations
+  from zoo.models.image_gan import degradations
   from zoo.metrics import features
   originals = features.load_split_images(dataset, "test", FLAGS.data_dir, True)
   degraded = degradations.degrade(tf.cast(originals, tf.float32) / 255.0, [TEST_SEED, 0], task,
                                   **degradation_settings())
-  return originals, data.to_uint8(degraded, "unit").numpy()
+  return originals, pixels.to_uint8(degraded, "unit").numpy()
 
 
 def restorations(dataset, task, degraded):
   """{method: uint8 restorations}, in table order: classical first, then VAE and GAN."""
-  from zoo import baselines, restore
+  from experiments import baselines
+  from zoo import restore
   methods = {}
   if task == "denoise":
     methods["noisy input"] = degraded
@@ -136,9 +138,9 @@ def low_resolution_view(originals, scale):
   """What superres starts from, shown as blocks (nearest upsampling) rather than its bicubic input."""
   import numpy as np
   import tensorflow as tf
-  from zoo import data, degradations
+  from zoo.models.image_gan import degradations
   small = degradations.downsample(tf.cast(originals, tf.float32) / 255.0, scale)
-  return np.repeat(np.repeat(data.to_uint8(small, "unit").numpy(), scale, axis=1), scale, axis=2)
+  return np.repeat(np.repeat(pixels.to_uint8(small, "unit").numpy(), scale, axis=1), scale, axis=2)
 
 
 def plot_rows(columns, title, path):

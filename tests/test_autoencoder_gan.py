@@ -14,6 +14,7 @@ from zoo import config as config_lib
 from zoo import data
 from zoo import trainer as trainer_lib
 from zoo.models import autoencoder_gan
+from zoo import pixels
 
 MNIST_SHAPE = (28, 28, 1)
 VALIDATION_TAG = "autoencoder/validation_loss"
@@ -25,7 +26,7 @@ def resolved(tmp_path, **overrides):
 
 def real_images(data_dir, count=64):
   images = data.load_images("mnist", "train[:512]", data_dir).batch(count).take(1).get_single_element()
-  return data.to_model_range(images, "unit")  # [count, 28, 28, 1] in [0, 1]
+  return pixels.to_model_range(images, "unit")  # [count, 28, 28, 1] in [0, 1]
 
 
 def decoder_weights(model):

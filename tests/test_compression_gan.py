@@ -9,10 +9,12 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import run_module
-from zoo import codec as codec_lib
+from zoo.models.compression_gan import codec as codec_lib
 from zoo import config as config_lib
 from zoo import data
-from zoo.models import compression_gan as cg
+from zoo.models.compression_gan import model as cg
+from zoo.models.compression_gan import networks
+from zoo import pixels
 
 SHAPE = (28, 28, 1)
 
@@ -43,7 +45,7 @@ def codec():
 
 def test_generator_and_discriminator_shapes(mnist_images):
   generator, config = make_generator()
-  batch = cg.prepare_batch(config, data.to_model_range(mnist_images[:5], "unit"), tf.constant([0, 1]))
+  batch = cg.prepare_batch(config, pixels.to_model_range(mnist_images[:5], "unit"), tf.constant([0, 1]))
   outputs = generator(cg.generator_input(batch, None), training=True)
   assert outputs["images"].shape == (5,) + SHAPE and outputs["bits"].shape == (5,)
   assert 0.0 <= float(tf.reduce_min(outputs["images"])) and float(tf.reduce_max(outputs["images"])) <= 1.0
@@ -54,14 +56,14 @@ def test_straight_through_round_rounds_forward_and_passes_gradients_back():
   y = tf.constant([-1.6, -0.4, 0.49, 2.5001])
   with tf.GradientTape() as tape:
     tape.watch(y)
-    rounded = cg.straight_through_round(y)
+    rounded = networks.straight_through_round(y)
   np.testing.assert_array_equal(rounded.numpy(), [-2.0, -0.0, 0.0, 3.0])
   np.testing.assert_array_equal(tape.gradient(rounded, y).numpy(), np.ones(4))
 
 
 def test_gradients_reach_encoder_decoder_and_entropy_model(mnist_images):
   generator, config = make_generator()
-  batch = cg.prepare_batch(config, data.to_model_range(mnist_images[:8], "unit"), tf.constant([3, 4]))
+  batch = cg.prepare_batch(config, pixels.to_model_range(mnist_images[:8], "unit"), tf.constant([3, 4]))
   with tf.GradientTape(persistent=True) as tape:
     outputs = generator(cg.generator_input(batch, None), training=True)
     terms = cg.extra_generator_losses(config, batch, outputs)
@@ -77,7 +79,7 @@ def test_gradients_reach_encoder_decoder_and_entropy_model(mnist_images):
 
 def test_noise_changes_the_rate_estimate_not_the_reconstruction(mnist_images):
   generator, config = make_generator()
-  real = data.to_model_range(mnist_images[:4], "unit")
+  real = pixels.to_model_range(mnist_images[:4], "unit")
   a = generator({"images": real, "noise": tf.zeros([4, 32])}, training=True)
   b = generator({"images": real, "noise": tf.fill([4, 32], 0.3)}, training=True)
   np.testing.assert_array_equal(a["images"].numpy(), b["images"].numpy())
@@ -103,7 +105,7 @@ def test_bad_options_fail_with_the_option_name(tmp_path):
 
 def test_jpeg_restore_generator_corrects_its_input(mnist_images):
   generator, config = make_generator(mode="jpeg_restore", code_size=100)
-  batch = cg.prepare_batch(config, data.to_model_range(mnist_images[:3], "unit"), tf.constant([5, 6]))
+  batch = cg.prepare_batch(config, pixels.to_model_range(mnist_images[:3], "unit"), tf.constant([5, 6]))
   outputs = generator(cg.generator_input(batch, None), training=True)
   assert outputs["images"].shape == (3,) + SHAPE
   assert not np.allclose(outputs["images"].numpy(), batch["degraded"].numpy())  # G adds a correction
@@ -115,7 +117,7 @@ def test_jpeg_restore_generator_corrects_its_input(mnist_images):
 def test_jpeg_restore_batch_is_a_real_jpeg_decode(mnist_images):
   from PIL import Image
   config = make_config("unused", mode="jpeg_restore", jpeg_qualities="5")
-  real = data.to_model_range(mnist_images[:4], "unit")
+  real = pixels.to_model_range(mnist_images[:4], "unit")
   degraded = cg.prepare_batch(config, real, tf.constant([0, 1]))["degraded"].numpy()
   buffer = io.BytesIO()
   Image.fromarray(mnist_images[0, ..., 0]).save(buffer, "JPEG", quality=5)
@@ -166,8 +168,8 @@ def test_codes_round_trip_exactly_through_ans(codec):
 
 def test_numpy_codec_matches_the_keras_generator(codec, mnist_images):
   generator, _ = make_generator()
-  keras_images = generator({"images": data.to_model_range(mnist_images, "unit")}, training=False)["images"]
-  keras_uint8 = data.to_uint8(keras_images, "unit").numpy()
+  keras_images = generator({"images": pixels.to_model_range(mnist_images, "unit")}, training=False)["images"]
+  keras_uint8 = pixels.to_uint8(keras_images, "unit").numpy()
   numpy_uint8 = np.stack([codec.decode(codec.encode(image)) for image in mnist_images])
   assert np.abs(keras_uint8.astype(int) - numpy_uint8).max() <= 1
 

@@ -14,6 +14,7 @@ from zoo import export
 from zoo import layers as zoo_layers
 from zoo import trainer as trainer_lib
 from zoo.models import dcgan
+from zoo import pixels
 
 CELEB_A_SHAPE = (218, 178, 3)  # aligned CelebA photos
 
@@ -158,7 +159,7 @@ def test_exported_generator_loads_and_samples(tmp_path, data_dir):
   images = serving(z=z)["images"].numpy()
   assert images.shape == (3, 32, 32, 1) and images.dtype == np.uint8
   restored, _ = trainer_lib.restore_generator(config.logdir)
-  expected = data.to_uint8(restored(z, training=False), "symmetric").numpy()
+  expected = pixels.to_uint8(restored(z, training=False), "symmetric").numpy()
   assert np.abs(images.astype(int) - expected.astype(int)).max() <= 1
   # The .keras copy runs Keras' own kernels (zoo.layers.to_stock_keras): the same weights, summed in
   # another order, which in bfloat16 moves outputs by a few 1e-4 (an 8-bit pixel step is 8e-3).

@@ -4,12 +4,12 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import two_replica_strategy
-from zoo import baselines
+from experiments import baselines
 from zoo import config as config_lib
 from zoo import data
-from zoo import degradations
+from zoo.models.image_gan import degradations
 from zoo import trainer as trainer_lib
-from zoo.models import image_gan
+from zoo.models.image_gan import model as image_gan
 
 SEED = tf.constant([7, 3], tf.int64)
 OTHER_SEED = tf.constant([7, 4], tf.int64)

@@ -6,6 +6,7 @@ import tensorflow as tf
 from zoo import config as config_lib
 from zoo import data, models
 from zoo import trainer as trainer_lib
+from zoo import pixels
 
 
 @pytest.fixture(params=models.list_models())
@@ -18,7 +19,7 @@ def built(request, tmp_path):
 
 def a_batch(spec, config, shape, size, seed):
   """Real-looking images in the model's range, prepared as the input pipeline would."""
-  real = data.to_model_range(tf.random.uniform((size,) + tuple(shape), 0, 256, tf.int32, seed=seed),
+  real = pixels.to_model_range(tf.random.uniform((size,) + tuple(shape), 0, 256, tf.int32, seed=seed),
                              config.pixel_range)
   if spec.prepare_batch is None:
     return {"real": real}

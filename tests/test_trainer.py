@@ -7,6 +7,7 @@ import tensorflow as tf
 from tests.conftest import two_replica_strategy
 from zoo import config as config_lib
 from zoo import trainer as trainer_lib
+from zoo import pixels
 
 
 def tiny_config(tmp_path, data_dir, **overrides):
@@ -24,7 +25,7 @@ def fixed_batches(strategy, batch):
 def real_batch(data_dir, size=32):
   from zoo import data
   images = data.load_images("mnist", "train[:64]", data_dir).batch(size).take(1).get_single_element()
-  return data.to_model_range(images, "unit")
+  return pixels.to_model_range(images, "unit")
 
 
 def weights(model):

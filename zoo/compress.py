@@ -88,7 +88,7 @@ def main(argv):
     sys.exit(f"error: {command} takes {'one path' if command == 'batch' else 'two paths'}. {USAGE}")
   if not FLAGS.logdir:
     sys.exit("error: --logdir is required: the run folder of the compression_gan model to use.")
-  from zoo import codec as codec_lib
+  from zoo.models.compression_gan import codec as codec_lib
   from zoo import data
   try:
     codec = codec_lib.Codec.from_run(FLAGS.logdir)

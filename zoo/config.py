@@ -37,7 +37,7 @@ class TrainConfig:
   # Score real and fake in one D call. It saves a call but G's gradient then also flows back through
   # the real half: a loss for convolutional D on CPU (docs/performance.md). Not for D with BatchNorm.
   joint_discriminator_pass: bool = True
-  pixel_range: str = "unit"         # unit: [0, 1]; symmetric: [-1, 1]
+  pixel_range: str = "unit"         # the model's (ModelSpec.pixel_range), recorded for the run folder
   image_size: int = 0               # 0: the dataset's own size
   shuffle_buffer: int = 10000
   log_every: int = 100
@@ -69,13 +69,16 @@ def resolve(model: str, logdir: str, overrides: Mapping[str, Any], spec=None) ->
   """
   spec = spec or models.get_model(model)
   given = {k: v for k, v in overrides.items() if v is not None}
+  if "pixel_range" in given or "pixel_range" in spec.defaults:
+    raise ValueError(f"pixel_range is a property of the model ({spec.name}: {spec.pixel_range}), not a "
+                     "setting: its output activation fixes it.")
   unknown = sorted(set(given) - FIELDS)
   unknown_defaults = sorted(set(spec.defaults) - FIELDS)
   if unknown or unknown_defaults:
     raise ValueError(f"Unknown config fields {unknown or unknown_defaults}; valid fields: {sorted(FIELDS)}.")
   options = resolve_options(spec, given.pop("options", {}))
   config = TrainConfig(**{**dict(spec.defaults), **given, "model": model, "logdir": logdir,
-                          "options": options})
+                          "options": options, "pixel_range": spec.pixel_range})
   validate(config)
   return config
 

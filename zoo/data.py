@@ -1,4 +1,4 @@
-"""Training data through TensorFlow Datasets, and the only place that knows how images are scaled.
+"""Training data through TensorFlow Datasets: which images, in which order, at which size.
 
 The training stream is a pure function of (seed, step): epoch e is the cached split shuffled with a
 seed derived from (seed, e), so a resumed run rebuilds exactly the batches it would have seen without
@@ -11,6 +11,8 @@ from typing import Optional
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
+
+from zoo import pixels
 
 DATA_DIR_ENV = "TFDS_DATA_DIR"
 _DATA_GRAPH_SEED = 20240101
@@ -125,19 +127,6 @@ def _crop_and_resize(image, center_crop, image_size):
   return image
 
 
-def to_model_range(images_uint8, pixel_range: str):
-  x = tf.cast(images_uint8, tf.float32) / 255.0
-  return x * 2.0 - 1.0 if pixel_range == "symmetric" else x
-
-
-def to_uint8(images, pixel_range: str):
-  """Model-range float images to uint8, for grids, samples and metrics."""
-  x = tf.cast(images, tf.float32)
-  if pixel_range == "symmetric":
-    x = (x + 1.0) / 2.0
-  return tf.cast(tf.round(tf.clip_by_value(x, 0.0, 1.0) * 255.0), tf.uint8)
-
-
 def epoch_shuffle_seed(seed: int, epoch):
   return tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
 
@@ -174,7 +163,7 @@ def training_batches(config, start_step: int = 0, download: bool = True, batches
     return shuffled.batch(config.batch_size, drop_remainder=True)
 
   ds = tf.data.Dataset.range(first_epoch, 2**62).flat_map(one_epoch).skip(skip)
-  ds = ds.map(lambda x: to_model_range(x, config.pixel_range), num_parallel_calls=tf.data.AUTOTUNE,
+  ds = ds.map(lambda x: pixels.to_model_range(x, config.pixel_range), num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
   if prepare is not None:
     ds = ds.enumerate(first_batch).map(lambda index, x: prepare(x, batch_seed(config.seed, index)),

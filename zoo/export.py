@@ -13,6 +13,7 @@ import sys
 from absl import app, flags
 
 from zoo.cli import quiet_library_logs
+from zoo import pixels
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("logdir", None, "Run folder written by zoo.train.", required=True)
@@ -37,10 +38,10 @@ def export_generator(logdir: str, out: str):
 
 def _serving_function(generator, config):
   import tensorflow as tf
-  from zoo import data, models, trainer
+  from zoo import models, trainer
 
   def images_out(outputs):
-    return {"images": data.to_uint8(trainer.generated_images(outputs), config.pixel_range)}
+    return {"images": pixels.to_uint8(trainer.generated_images(outputs), config.pixel_range)}
 
   if models.get_model(config.model).samples_from_noise:
     @tf.function(input_signature=[tf.TensorSpec([None, config.latent_dim], tf.float32, name="z")])
@@ -55,7 +56,7 @@ def _serving_function(generator, config):
 
   @tf.function(input_signature=[tf.TensorSpec((None,) + input_shape, tf.uint8, name="inputs")])
   def serve(inputs):
-    return images_out(generator(data.to_model_range(inputs, config.pixel_range), training=False))
+    return images_out(generator(pixels.to_model_range(inputs, config.pixel_range), training=False))
   return serve
 
 

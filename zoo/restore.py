@@ -13,6 +13,7 @@ import sys
 from absl import app, flags
 
 from zoo.cli import quiet_library_logs
+from zoo import pixels
 
 FLAGS = flags.FLAGS
 
@@ -56,8 +57,7 @@ def restore_images(generator, config, degraded, batch_size=500):
   """uint8 restorations [N, H, W, C] of uint8 degraded images by a trained generator."""
   import numpy as np
   import tensorflow as tf
-  from zoo import data
-  run = tf.function(lambda x: data.to_uint8(generator(data.to_model_range(x, config.pixel_range),
+  run = tf.function(lambda x: pixels.to_uint8(generator(pixels.to_model_range(x, config.pixel_range),
                                                       training=False), config.pixel_range))
   chunks = [run(tf.constant(degraded[i:i + batch_size])).numpy() for i in range(0, len(degraded), batch_size)]
   return np.concatenate(chunks)
@@ -66,11 +66,11 @@ def restore_images(generator, config, degraded, batch_size=500):
 def degrade_like_training(config, images_uint8, seed):
   """The run's own degradation of uint8 images, quantised to uint8 as a saved picture is."""
   import tensorflow as tf
-  from zoo import data, degradations
+  from zoo.models.image_gan import degradations
   options = config.options
   degraded = degradations.degrade(tf.cast(images_uint8, tf.float32) / 255.0, [seed, 0], options["task"],
                                   options["noise_sigma"], options["mask_size"], options["scale"])
-  return data.to_uint8(degraded, "unit").numpy()
+  return pixels.to_uint8(degraded, "unit").numpy()
 
 
 def read_image(path):

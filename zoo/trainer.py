@@ -30,6 +30,7 @@ from zoo import distribute
 from zoo import images
 from zoo import models
 from zoo import optimizers
+from zoo import pixels
 
 _METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 _PRETRAIN_METRICS = ("loss",)
@@ -308,7 +309,7 @@ class GANTrainer:
     if self._grid_batch is None:
       real = data.load_images(self.config.dataset, self.config.train_split, self.config.data_dir,
                               self.config.image_size).batch(size).take(1).get_single_element()
-      real = data.to_model_range(real, self.config.pixel_range)
+      real = pixels.to_model_range(real, self.config.pixel_range)
       batch = real
       if self.spec.prepare_batch is not None:
         seed = tf.constant([self.config.seed, _GRID_SEED], tf.int64)
@@ -318,7 +319,7 @@ class GANTrainer:
 
   def _grid(self, rows, columns=0):
     return images.make_grid(
-        np.concatenate([data.to_uint8(row, self.config.pixel_range).numpy() for row in rows]), columns)
+        np.concatenate([pixels.to_uint8(row, self.config.pixel_range).numpy() for row in rows]), columns)
 
   def sample_grid(self):
     """The fixed noise batch through G; for conditional models, rows of fixed inputs and outputs."""
@@ -344,7 +345,7 @@ class GANTrainer:
       images_ = data.load_images(self.config.dataset, pretraining.validation_split, self.config.data_dir,
                                  self.config.image_size).take(pretraining.validation_examples)
       self._validation = images_.batch(500).map(
-          lambda x: data.to_model_range(x, self.config.pixel_range)).cache()
+          lambda x: pixels.to_model_range(x, self.config.pixel_range)).cache()
       self._validation_batch_loss = tf.function(
           lambda real: tf.reduce_sum(pretraining.loss(real, self.pretrained(real, training=False))))
     total, count = 0.0, 0
@@ -591,7 +592,7 @@ def generate(generator, config, num: int, seed: int = 0, batch_size: int = 500) 
   if config.model in models.list_models() and not models.get_model(config.model).samples_from_noise:
     raise ValueError(f"{config.model} generates from input images, not from noise alone, so it cannot "
                      f"be sampled; see docs/{config.model}.md for its own tools.")
-  sample = tf.function(lambda z: data.to_uint8(generated_images(generator(z, training=False)),
+  sample = tf.function(lambda z: pixels.to_uint8(generated_images(generator(z, training=False)),
                                                config.pixel_range))
   chunks = []
   for start in range(0, num, batch_size):

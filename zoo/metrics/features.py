@@ -26,7 +26,7 @@ def check_images(images, channels=None, name="images") -> np.ndarray:
   if array.dtype != np.uint8:
     hint = ""
     if np.issubdtype(array.dtype, np.floating):
-      hint = (" Float images must be converted first, e.g. zoo.data.to_uint8(x, pixel_range) or "
+      hint = (" Float images must be converted first, e.g. zoo.pixels.to_uint8(x, pixel_range) or "
               "np.round(np.clip(x, 0, 1) * 255).astype(np.uint8) for [0, 1] images.")
     elif np.issubdtype(array.dtype, np.integer) and array.size and (array.min() < 0 or array.max() > 255):
       hint = f" Its values span [{array.min()}, {array.max()}], outside the 0..255 of 8-bit pixels."

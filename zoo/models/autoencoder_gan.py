@@ -20,7 +20,6 @@ from zoo.models.registry import ModelSpec, Pretraining, register
 DEFAULTS = {
     "dataset": "mnist",
     "latent_dim": 100,
-    "pixel_range": "unit",          # the article's sigmoid output and binary cross-entropy need [0, 1]
     # D convolves at the full 28x28 (the article's D has no stride), which makes a step cost ~0.2 s at
     # batch 64 on an idle 2-core CPU and several times that when it is shared. The budget below was
     # sized for the 12-run ablation to fit 45 minutes here (it took 77 under a load average of 18-31,
@@ -162,6 +161,7 @@ SPEC = register(ModelSpec(
     build_discriminator=build_discriminator,
     defaults=DEFAULTS,
     options=OPTIONS,
+    pixel_range="unit",  # the article's sigmoid output and binary cross-entropy need [0, 1]
     pretraining=Pretraining(
         name="autoencoder",
         build=build_autoencoder,

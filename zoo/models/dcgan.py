@@ -27,7 +27,6 @@ DEFAULTS = {
     "g_learning_rate": 2e-4,
     "d_learning_rate": 2e-4,
     "beta_1": 0.5,
-    "pixel_range": "symmetric",       # tanh output in [-1, 1]
     "steps": 1000,                    # ~1 MNIST epoch; wall time on this CPU in docs/dcgan.md
     "precision": "mixed_bfloat16",    # faster than float32 on CPUs with AMX-BF16 (docs/performance.md)
     # The fastest setting for the tutorial DCGAN on this CPU (docs/performance.md); separate real and
@@ -140,5 +139,6 @@ SPEC = register(ModelSpec(
     build_discriminator=build_discriminator,
     defaults=DEFAULTS,
     options=OPTIONS,
+    pixel_range="symmetric",  # tanh output
     description="DCGAN, 64x64 by default (article 003)",
 ))

@@ -25,7 +25,6 @@ DEFAULTS = {
     "g_learning_rate": 1e-4,
     "d_learning_rate": 1e-4,
     "beta_1": 0.5,
-    "pixel_range": "unit",       # the article scales MNIST to [0, 1] and ends G in a sigmoid
     "steps_per_call": 20,        # small layers: per-call overhead dominates, so amortise it
     "log_every": 200,
     "image_every": 500,
@@ -68,5 +67,6 @@ SPEC = register(ModelSpec(
     build_discriminator=build_discriminator,
     defaults=DEFAULTS,
     options=OPTIONS,
+    pixel_range="unit",  # the article scales MNIST to [0, 1] and ends G in a sigmoid
     description="MLP GAN on MNIST (article 001)",
 ))

@@ -61,6 +61,9 @@ class ModelSpec:
   # Model-specific settings with their defaults; set with --model_option=name=value, read as
   # config.options[name].
   options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  # The float range of G's output and of the real images it is compared with: "unit" [0, 1] for a
+  # sigmoid output, "symmetric" [-1, 1] for tanh. A property of the networks, so not a user setting.
+  pixel_range: str = "unit"
   generator_loss: Callable = losses.non_saturating_generator_loss
   discriminator_loss: Callable = losses.non_saturating_discriminator_loss
   description: str = ""

@@ -24,7 +24,7 @@ import tensorflow as tf
 from keras import layers
 
 from zoo import data
-from zoo import degradations
+from zoo.models.image_gan import degradations
 
 MEDIAN_SIZE = 3
 GAUSSIAN_SIGMA = 1.0

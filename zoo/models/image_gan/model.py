@@ -18,16 +18,14 @@ restoration (Isola et al. 2017):
   weighted), in the [-1, 1] pixel range.
 Departures and results: docs/image_gan.md.
 """
-import keras
 import tensorflow as tf
-from keras import layers
 
-from zoo import degradations
+from zoo import pixels
+from zoo.models.image_gan import degradations, networks
 from zoo.models.registry import ModelSpec, register
 
 DEFAULTS = {
     "dataset": "mnist",
-    "pixel_range": "symmetric",       # [-1, 1], as pix2pix
     "batch_size": 64,
     "g_learning_rate": 2e-4,          # pix2pix: Adam(2e-4, beta_1=0.5)
     "d_learning_rate": 2e-4,
@@ -53,16 +51,8 @@ OPTIONS = {
 }
 
 DISCRIMINATORS = ("image", "patch")
-LEAKY_SLOPE = 0.2
 DOWNSAMPLING = 4  # G halves the image twice
-
-
-def to_unit(images, pixel_range):
-  return (images + 1.0) / 2.0 if pixel_range == "symmetric" else images
-
-
-def from_unit(images, pixel_range):
-  return images * 2.0 - 1.0 if pixel_range == "symmetric" else images
+PIXEL_RANGE = "symmetric"  # [-1, 1], as pix2pix
 
 
 def check_options(config, image_shape):
@@ -85,73 +75,24 @@ def check_options(config, image_shape):
       raise ValueError(f"--{name} must be positive, got {options[name]}.")
 
 
-PIXEL_BOUNDS = {"symmetric": (-1.0, 1.0), "unit": (0.0, 1.0)}
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class ClipWhenInferring(layers.Layer):
-  """G's output layer: linear while training, clipped to the pixel range when restoring.
-
-  Not pix2pix's tanh: on MNIST the L1 term first drives every pixel towards the black background, tanh
-  saturates there and its vanishing gradient left G stuck at an all-black image (docs/image_gan.md).
-  Linear training keeps the full L1 gradient; clipping at inference keeps restorations valid images.
-  """
-
-  def __init__(self, low, high, **kwargs):
-    super().__init__(**kwargs)
-    self.low, self.high = low, high
-
-  def call(self, images, training=False):
-    return images if training else tf.clip_by_value(images, self.low, self.high)
-
-  def get_config(self):
-    return {**super().get_config(), "low": self.low, "high": self.high}
-
-
-def _conv(filters, kernel, strides=1):
-  return layers.Conv2D(filters, kernel, strides=strides, padding="same")
-
-
 def build_generator(config, image_shape):
   check_options(config, image_shape)
-  filters = config.options["generator_filters"]
-  degraded = keras.Input(image_shape, name="degraded")
-  full = layers.LeakyReLU(LEAKY_SLOPE)(_conv(filters, 3)(degraded))               # [B, H, W, f]
-  half = layers.LeakyReLU(LEAKY_SLOPE)(_conv(2 * filters, 4, 2)(full))            # [B, H/2, W/2, 2f]
-  quarter = layers.LeakyReLU(LEAKY_SLOPE)(_conv(4 * filters, 4, 2)(half))         # [B, H/4, W/4, 4f]
-  x = layers.ReLU()(_conv(4 * filters, 3)(quarter))
-  x = layers.ReLU()(layers.Conv2DTranspose(2 * filters, 4, strides=2, padding="same")(x))
-  x = layers.Concatenate()([x, half])  # skips carry the input's detail past the bottleneck
-  x = layers.ReLU()(layers.Conv2DTranspose(filters, 4, strides=2, padding="same")(x))
-  x = layers.Concatenate()([x, full])
-  x = layers.Activation("linear", dtype="float32")(_conv(image_shape[-1], 3)(x))
-  restored = ClipWhenInferring(*PIXEL_BOUNDS[config.pixel_range], dtype="float32", name="restored")(x)
-  return keras.Model(degraded, restored, name="image_gan_generator")
+  return networks.build_generator(image_shape, config.options["generator_filters"], PIXEL_RANGE)
 
 
 def build_discriminator(config, image_shape):
   check_options(config, image_shape)
-  filters = config.options["discriminator_filters"]
-  height, width, channels = image_shape
-  pair = keras.Input((height, width, 2 * channels), name="degraded_and_image")
-  x = layers.LeakyReLU(LEAKY_SLOPE)(_conv(filters, 4, 2)(pair))
-  x = layers.LeakyReLU(LEAKY_SLOPE)(_conv(2 * filters, 4, 2)(x))
-  if config.options["discriminator"] == "patch":
-    # [B, H/4, W/4, 1]: one logit per overlapping 18x18 patch; the losses average them per image.
-    logits = layers.Conv2D(1, 3, padding="same", dtype="float32")(x)
-  else:
-    logits = layers.Dense(1, dtype="float32")(layers.Flatten()(x))               # [B, 1]
-  return keras.Model(pair, logits, name="image_gan_discriminator")
+  return networks.build_discriminator(image_shape, config.options["discriminator_filters"],
+                                      config.options["discriminator"])
 
 
 def degrade_batch(config, real, seed):
   """The trainer's `prepare_batch`: adds the degraded copy of a global batch of real images."""
   options = config.options
-  degraded = degradations.degrade(to_unit(real, config.pixel_range), seed, options["task"],
+  degraded = degradations.degrade(pixels.to_unit(real, PIXEL_RANGE), seed, options["task"],
                                   options["noise_sigma"], options["mask_size"], options["scale"])
   # Quantised to 8 bits: G trains on exactly the pixel values a saved PNG of the input would hold.
-  degraded = tf.round(degraded * 255.0) / 255.0
-  return {"real": real, "degraded": from_unit(degraded, config.pixel_range)}
+  return {"real": real, "degraded": pixels.from_unit(pixels.quantize_unit(degraded), PIXEL_RANGE)}
 
 
 def degraded_input(batch, z):
@@ -179,6 +120,7 @@ SPEC = register(ModelSpec(
     build_discriminator=build_discriminator,
     defaults=DEFAULTS,
     options=OPTIONS,
+    pixel_range=PIXEL_RANGE,
     description="conditional image-to-image restoration GAN, U-Net G, pair D, adversarial + L1 (004)",
     prepare_batch=degrade_batch,
     generator_input=degraded_input,
