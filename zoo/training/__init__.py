@@ -1,0 +1,1 @@
+"""The one shared GAN trainer, cut by concern (see each module's docstring)."""
