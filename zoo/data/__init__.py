@@ -1,0 +1,128 @@
+"""Training data: which images, in which order, at which size; from TFDS or from a folder of images.
+
+`--dataset` names a TFDS dataset (mnist, fashion_mnist, celeb_a) read from --data_dir, or `folder`
+(`folder_rgb`, `folder_gray` to force the channels): the images in the folder --data_dir
+(zoo/data/folder.py, docs/data.md). Every function below takes either; split specs use TFDS's syntax
+("train", "train[:512]", "test[:10%]") for both.
+
+The training stream is a pure function of (seed, step) (zoo/data/pipeline.py), so a resumed run rebuilds
+exactly the batches it would have seen.
+"""
+import os
+from typing import Optional, Tuple
+
+import tensorflow as tf
+
+from zoo.data import folder, pipeline, tfds_source
+from zoo.data.datasets import (DATA_DIR_ENV, DATASETS, DataUnavailableError, DatasetInfo, FolderError,
+                               dataset_info, is_folder, resolve_data_dir)
+from zoo.data.pipeline import batch_seed, crop_and_resize, epoch_shuffle_seed
+from zoo.data.tfds_source import builder
+
+__all__ = [
+    "DATA_DIR_ENV", "DATASETS", "DataUnavailableError", "DatasetInfo", "FolderError", "batch_seed",
+    "builder", "class_names", "crop_and_resize", "dataset_info", "epoch_shuffle_seed", "image_shape",
+    "is_folder", "load_examples", "load_images", "num_classes", "num_examples", "resolve_data_dir",
+    "source_image_shape", "training_batches",
+]
+
+
+def _folder(dataset: str, data_dir: Optional[str], image_size: int) -> "folder.FolderData":
+  if not image_size:
+    raise ValueError(f"--dataset={dataset} needs --image_size (e.g. --image_size=64): the images of a folder "
+                     "are centre-cropped to a square and resized to that size.")
+  return folder.load(data_dir, image_size, DATASETS[dataset].channels)
+
+
+def source_image_shape(dataset: str, data_dir: Optional[str] = None):
+  """[H, W, C] of the dataset's stored images (known without the data itself).
+
+  Folders: (None, None, C); their images vary in size, and C is None unless the dataset name forces it
+  (`image_shape` knows it).
+  """
+  info = dataset_info(dataset)
+  if info.is_folder:
+    return (None, None, info.channels)
+  return tfds_source.source_image_shape(dataset, data_dir)
+
+
+def image_shape(dataset: str, image_size: int = 0, data_dir: Optional[str] = None):
+  """[H, W, C] of the images the model sees: the dataset's own size unless `image_size` is set.
+
+  A folder needs `image_size`; its channels are detected from the images (decoding them, once).
+  """
+  info = dataset_info(dataset)
+  if info.is_folder:
+    return tuple(_folder(dataset, data_dir, image_size).images.shape[1:])
+  height, width, channels = tfds_source.source_image_shape(dataset, data_dir)
+  if image_size:
+    return (image_size, image_size, channels)
+  if info.center_crop:
+    return (info.center_crop, info.center_crop, channels)
+  return (height, width, channels)
+
+
+def _folder_split(dataset, split, data_dir, image_size):
+  data = _folder(dataset, data_dir, image_size)
+  return data, folder.split_indices(data, split, os.path.abspath(data_dir))
+
+
+def load_images(dataset: str, split: str, data_dir: Optional[str] = None, image_size: int = 0,
+                download: bool = True) -> tf.data.Dataset:
+  """uint8 images [H, W, C] of one split in the dataset's deterministic stored order, cropped and resized."""
+  if is_folder(dataset):
+    data, indices = _folder_split(dataset, split, data_dir, image_size)
+    return tf.data.Dataset.from_tensor_slices(data.images[indices])
+  return tfds_source.load(dataset, split, data_dir, image_size, download)
+
+
+def load_examples(dataset: str, split: str, data_dir: Optional[str] = None, image_size: int = 0,
+                  download: bool = True) -> tf.data.Dataset:
+  """(uint8 image [H, W, C], int64 label) pairs of one split, in the order of `load_images`.
+
+  Labels are the TFDS `label` feature, or a folder's class sub-folder (`class_names` gives the names).
+  Raises a ValueError when the dataset has no labels.
+  """
+  if is_folder(dataset):
+    data, indices = _folder_split(dataset, split, data_dir, image_size)
+    if not data.class_names:
+      raise FolderError(f"Image folder {os.path.abspath(data_dir)} has no labels: its images are not in "
+                        "class sub-folders (PATH/train/<class>/<image>).")
+    return tf.data.Dataset.from_tensor_slices((data.images[indices], data.labels[indices]))
+  return tfds_source.load(dataset, split, data_dir, image_size, download, with_labels=True)
+
+
+def num_examples(dataset: str, split: str, data_dir: Optional[str] = None, image_size: int = 0,
+                 download: bool = True) -> int:
+  """Examples in a split spec; for a folder, the images that decoded (so it needs `image_size`)."""
+  if is_folder(dataset):
+    return len(_folder_split(dataset, split, data_dir, image_size)[1])
+  return tfds_source.num_examples(dataset, split, data_dir, download)
+
+
+def class_names(dataset: str, data_dir: Optional[str] = None) -> Optional[Tuple[str, ...]]:
+  """Names of the classes 0..K-1 (TFDS: the `label` feature; folders: sorted sub-folder names), or None."""
+  if is_folder(dataset):
+    return folder.scan(data_dir).class_names or None
+  return tfds_source.class_names(dataset, data_dir)
+
+
+def num_classes(dataset: str, data_dir: Optional[str] = None) -> Optional[int]:
+  """Number of classes, or None for a dataset without labels."""
+  names = class_names(dataset, data_dir)
+  return len(names) if names else None
+
+
+def training_batches(config, start_step: int = 0, download: bool = True, batches_per_step: int = 1,
+                     prepare=None) -> tf.data.Dataset:
+  """Endless global batches in the model's pixel range, starting where step `start_step` starts.
+
+  `batches_per_step` is the number of batches one training step consumes (one per D update).
+  `prepare(images, seed)`, if given, turns each global batch into the model's batch (e.g. adds a
+  degraded copy) with randomness drawn from `batch_seed(config.seed, batch index)`.
+  """
+  split = config.train_split
+  images = load_images(config.dataset, split, config.data_dir, config.image_size, download).cache()
+  count = num_examples(config.dataset, split, config.data_dir, config.image_size, download)
+  return pipeline.batch_stream(images, count, config, start_step, batches_per_step, prepare)
+

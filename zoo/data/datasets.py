@@ -1,0 +1,55 @@
+"""The dataset names the zoo knows, and the errors that say why data could not be read."""
+import dataclasses
+import os
+from typing import Optional
+
+DATA_DIR_ENV = "TFDS_DATA_DIR"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+  tfds_name: Optional[str]  # None: an image folder at --data_dir (zoo/data/folder.py)
+  center_crop: Optional[int] = None  # square crop (pixels) taken before resizing, for face photos
+  channels: Optional[int] = None  # folders: 1 or 3 forced; None: detected from the images
+
+  @property
+  def is_folder(self) -> bool:
+    return self.tfds_name is None
+
+
+DATASETS = {
+    "mnist": DatasetInfo("mnist"),
+    "fashion_mnist": DatasetInfo("fashion_mnist"),
+    # Aligned CelebA faces are 218x178; the DCGAN convention crops the central 140x140 face region.
+    "celeb_a": DatasetInfo("celeb_a", center_crop=140),
+    # Your own images: --dataset=folder --data_dir=PATH (docs/data.md). The suffix forces the channels.
+    "folder": DatasetInfo(None),
+    "folder_rgb": DatasetInfo(None, channels=3),
+    "folder_gray": DatasetInfo(None, channels=1),
+}
+
+
+class DataUnavailableError(RuntimeError):
+  """The dataset is neither prepared in the data directory nor downloadable from here."""
+
+
+class FolderError(DataUnavailableError, ValueError):
+  """An image folder that cannot be read as a dataset; the message says what is wrong and what to do.
+
+  Both a DataUnavailableError and a ValueError, so callers that catch either see it.
+  """
+
+
+def resolve_data_dir(data_dir: Optional[str]) -> Optional[str]:
+  return data_dir or os.environ.get(DATA_DIR_ENV) or None
+
+
+def dataset_info(dataset: str) -> DatasetInfo:
+  if dataset not in DATASETS:
+    raise ValueError(f"Unknown dataset {dataset!r}. Valid names: {', '.join(sorted(DATASETS))}.")
+  return DATASETS[dataset]
+
+
+def is_folder(dataset: str) -> bool:
+  """Whether `dataset` names an image folder (read from --data_dir) rather than a TFDS dataset."""
+  return dataset_info(dataset).is_folder
