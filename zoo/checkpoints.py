@@ -15,10 +15,11 @@ then every other `ckpt-N` in the folder from the highest N down, and returns the
 
 A checkpoint counts as readable when its index opens and every tensor in it reads back. TensorBundle
 checks each tensor's CRC32C as it reads it, so this catches truncated, missing and corrupted files alike:
-exactly what the restore would have failed on. It is cheap because the models are small: 2.3 ms for a 4.8
-MB checkpoint (a 784-256-784 MLP with its Adam slots) on this 2-core machine, i.e. about 2 GB/s, and the
-restore that follows then reads from the page cache. Comparing file sizes with what the index expects
-would be cheaper still but misses corrupted bytes and needs the index's internal format.
+exactly what the restore would have failed on. It is cheap because the models are small: measured on the
+2-core CPU machine, checking dense_gan's 13 MB checkpoint (weights and Adam slots) takes 9 ms and dcgan's
+45 MB one 25 ms, against 60-70 ms for the restore itself, which then reads from the page cache. Comparing
+the data files' sizes with what the index expects would be cheaper still, but misses corrupted bytes and
+needs the index's internal format.
 """
 import glob
 import os

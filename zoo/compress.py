@@ -12,6 +12,7 @@ images first (Pillow: to the run's mode, then a Lanczos resize), and says so.
 import json
 import os
 import sys
+import warnings
 
 from absl import app, flags
 
@@ -33,16 +34,21 @@ def read_image(path, shape, convert):
   """uint8 [H, W, C] of an image file, checked against (or, with `convert`, converted to) `shape`."""
   from PIL import Image, UnidentifiedImageError
   import numpy as np
-  try:
-    image = Image.open(path)
-    image.load()
-  except (OSError, UnidentifiedImageError) as e:
-    raise ValueError(f"Cannot read {path} as an image: {e}") from None
   height, width, channels = shape
   mode = PIL_MODES.get(channels)
+  wanted = f"{width}x{height} {mode}"
+  try:
+    with warnings.catch_warnings():  # Pillow only warns between its limit and twice its limit
+      warnings.simplefilter("error", Image.DecompressionBombWarning)
+      image = Image.open(path)
+      image.load()
+  except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+    raise ValueError(f"{path} is too large to decode safely ({str(e).rstrip('.')}); this run codes "
+                     f"{wanted} images: resize it first.") from None
+  except (OSError, UnidentifiedImageError) as e:
+    raise ValueError(f"Cannot read {path} as an image: {e}") from None
   if image.mode == mode and image.size == (width, height):
     return np.asarray(image).reshape(shape)
-  wanted = f"{width}x{height} {mode}"
   if not convert:
     raise ValueError(f"{path} is {image.size[0]}x{image.size[1]} {image.mode}; this run codes {wanted} "
                      "images. Convert it, or pass --convert to convert it to that size and mode.")
