@@ -156,3 +156,17 @@ def test_a_garbled_checkpoint_file_is_ignored_and_the_files_are_used(folder):
   os.makedirs(_prefix(folder, 40) + "_temp")  # what a save interrupted before its merge leaves
   path, skipped = checkpoints.newest_readable(folder)
   assert path == _prefix(folder, 30) and skipped == []
+
+
+def test_remove_interrupted_saves_deletes_only_temp_folders(folder):
+  for number in (40, 7):
+    temp = _prefix(folder, number) + "_temp"
+    os.makedirs(temp)
+    with open(os.path.join(temp, "part-00000-of-00001.data-00000-of-00001.tempstate1"), "wb") as f:
+      f.write(b"\0" * 1000)
+  before = set(os.listdir(folder)) - {"ckpt-40_temp", "ckpt-7_temp"}
+  removed = checkpoints.remove_interrupted_saves(folder)
+  assert removed == sorted([_prefix(folder, 40) + "_temp", _prefix(folder, 7) + "_temp"])
+  assert set(os.listdir(folder)) == before
+  assert checkpoints.newest_readable(folder) == (_prefix(folder, 30), [])
+  assert checkpoints.remove_interrupted_saves(str(folder) + "/missing") == []
