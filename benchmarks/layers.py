@@ -63,11 +63,11 @@ def main(argv):
   del argv
   import tensorflow as tf
   from zoo import layers as zoo_layers
-  from zoo import trainer
+  from zoo import layers
   print("| layer | input | precision | Keras ms | zoo ms | speed-up |\n| --- | --- | --- | --- | --- | --- |")
   for name, make, shape in _cases():
     for precision in ("float32", "mixed_bfloat16"):
-      with trainer.dtype_policy(precision):
+      with layers.dtype_policy(precision):
         fast = make()
         with zoo_layers.stock_keras_layers():
           stock = make()

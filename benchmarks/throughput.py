@@ -7,7 +7,7 @@
 The reference is the step of the TensorFlow DCGAN tutorial (tensorflow.org/tutorials/generative/dcgan):
 one tf.function per step called from a Python loop over a tf.data pipeline, two GradientTapes, D
 called separately on real and fake, float32, no XLA. Each zoo case runs the same networks, data and
-losses through `zoo.trainer.GANTrainer`; most add one optimisation to the case above them, and the
+losses through `zoo.training.GANTrainer`; most add one optimisation to the case above them, and the
 model's defaults are among them. The reference builds its networks with Keras' own layers
 (`zoo.layers.stock_keras_layers`), as a tutorial writes them; so do the zoo cases marked "Keras layers".
 Cases are interleaved round by round, so a machine shared with other jobs slows them alike; a ratio is
@@ -141,9 +141,9 @@ def reference_runner(model, config):
 def zoo_runner(model, config, keras_layers=False):
   """The shared trainer; `keras_layers` builds the networks with Keras' own layer kernels."""
   from zoo import layers as zoo_layers
-  from zoo import trainer as trainer_lib
+  from zoo import training
   with zoo_layers.stock_keras_layers() if keras_layers else contextlib.nullcontext():
-    trainer = trainer_lib.GANTrainer(config, spec=_spec(model))
+    trainer = training.GANTrainer(config, spec=_spec(model))
   batches = trainer.distributed_batches(0)
 
   def run(steps):

@@ -114,18 +114,18 @@ def cached_scores(logdir):
 def score_run(logdir, status, seconds):
   """FID of every kept GAN checkpoint and every metric of the last; saved in the run folder."""
   import tensorflow as tf
-  from zoo import trainer
+  from zoo import runs, sampling
   from zoo.metrics import evaluation
-  generator, config = trainer.restore_generator(logdir)
+  generator, config = runs.restore_generator(logdir)
   evaluator = evaluation.get_evaluator(config.dataset, config.data_dir, kid_subsets=KID_SUBSETS)
   checkpoints = gan_checkpoints(logdir, config.options["pretrain_steps"])
   curve = []
   for step, checkpoint in checkpoints:
     tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
-    samples = trainer.generate(generator, config, FLAGS.curve_samples, seed=evaluation.EVAL_NOISE_SEED)
+    samples = sampling.generate(generator, config, FLAGS.curve_samples, seed=evaluation.EVAL_NOISE_SEED)
     curve.append({"step": step, "fid": evaluator(samples)["fid"]})
   # The generator now holds the last checkpoint.
-  final = evaluator(trainer.generate(generator, config, FLAGS.num_samples, seed=0))
+  final = evaluator(sampling.generate(generator, config, FLAGS.num_samples, seed=0))
   record = {"logdir": logdir, "status": status, "train_seconds": seconds, "steps": config.steps,
             "pretrain_steps": config.options["pretrain_steps"], "batch_size": config.batch_size,
             "curve": curve, "final": final, "evaluator": evaluator.describe()}
@@ -226,9 +226,9 @@ def reconstruction_figure(logdir, path, count=16):
 def initial_generator(logdir):
   """The run's generator as the adversarial phase starts: after the decoder copy, before any GAN step."""
   from zoo import config as config_lib
-  from zoo import trainer
+  from zoo import training
   config = config_lib.load(logdir)
-  gan = trainer.GANTrainer(config)  # seeded exactly as the run was, so G and D start as they did
+  gan = training.GANTrainer(config)  # seeded exactly as the run was, so G and D start as they did
   pretrain_steps = config.options["pretrain_steps"]
   if pretrain_steps:
     boundary = os.path.join(logdir, "checkpoints", f"ckpt-{pretrain_steps}")
@@ -244,11 +244,11 @@ def samples_figure(logdirs, path, count=16):
 
   Rows: decoder arm at GAN step 0, at the end; random arm at GAN step 0, at the end.
   """
-  from zoo import images, trainer
+  from zoo import images, runs, sampling
   rows = []
   for logdir in logdirs:
-    for generator, config in (initial_generator(logdir), trainer.restore_generator(logdir)):
-      rows.append(trainer.generate(generator, config, count, seed=0))
+    for generator, config in (initial_generator(logdir), runs.restore_generator(logdir)):
+      rows.append(sampling.generate(generator, config, count, seed=0))
   images.write_png(path, images.make_grid(np.concatenate(rows), columns=count))
 
 

@@ -24,19 +24,15 @@ import tensorflow as tf
 from keras import layers
 
 from zoo import data
+from zoo import pixels
 from zoo.models.image_gan import degradations
 
 MEDIAN_SIZE = 3
 GAUSSIAN_SIGMA = 1.0
 
 
-def _unit(images_uint8):
-  return np.asarray(images_uint8, np.float32) / 255.0
-
-
-def quantise(images_unit):
-  """[0, 1] float images to uint8 pixels, rounded as a saved PNG would be."""
-  return np.round(np.clip(images_unit, 0.0, 1.0) * 255.0).astype(np.uint8)
+_unit = pixels.uint8_to_unit_np
+quantise = pixels.unit_to_uint8_np  # [0, 1] float images to uint8 pixels, rounded as a saved PNG would be
 
 
 def median_filter(degraded):
@@ -142,14 +138,14 @@ def vae_batches(config):
   images = data.load_images(config.dataset, "train", config.data_dir).cache()
   batches = images.shuffle(10000, seed=config.seed).repeat().batch(config.batch_size, drop_remainder=True)
   batches = batches.enumerate().map(
-      lambda index, uint8: _with_degraded(config, tf.cast(uint8, tf.float32) / 255.0, index))
+      lambda index, uint8: _with_degraded(config, pixels.to_model_range(uint8, "unit"), index))
   return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def _with_degraded(config, clean, index):
   seed = tf.stack([tf.cast(config.seed, tf.int64), index])
   # The pixels the degraded input carries are quantised like any saved image, as at test time.
-  degraded = tf.round(_degrade(config, clean, seed) * 255.0) / 255.0
+  degraded = pixels.quantize_unit(_degrade(config, clean, seed))
   return degraded, clean
 
 

@@ -74,12 +74,11 @@ def our_codec(logdir, split, data_dir):
 def restored_jpegs(logdir, images):
   """{quality: (JPEG file sizes, G's restoration of Pillow's decode)} at the qualities G trained on."""
   import tensorflow as tf
-  from zoo import trainer
-  from zoo.models import compression_gan
-  generator, config = trainer.restore_generator(logdir)
+  from zoo import runs
+  generator, config = runs.restore_generator(logdir)
   restore = tf.function(lambda x: generator({"images": x}, training=False)["images"])
   results = {}
-  for quality in compression_gan.jpeg_qualities(config.options):
+  for quality in config.options["jpeg_qualities"]:
     sizes, jpeg_decoded = pillow_round_trip(images, "JPEG", quality=quality)
     restored = [pixels.to_uint8(restore(pixels.to_model_range(jpeg_decoded[i:i + 500], config.pixel_range)),
                               config.pixel_range).numpy() for i in range(0, len(images), 500)]

@@ -36,14 +36,14 @@ def kept_checkpoints(logdir):
 def fid_curve(logdir, num_samples):
   """[{step, images_seen, fid, ...}] for each kept checkpoint."""
   import tensorflow as tf
-  from zoo import trainer
+  from zoo import runs, sampling
   from zoo.metrics import evaluation
-  generator, config = trainer.restore_generator(logdir)
+  generator, config = runs.restore_generator(logdir)
   evaluator = evaluation.get_evaluator(config.dataset, config.data_dir)
   curve = []
   for step, path in kept_checkpoints(logdir):
     tf.train.Checkpoint(generator=generator).restore(path).expect_partial()
-    samples = trainer.generate(generator, config, num_samples, seed=evaluation.EVAL_NOISE_SEED)
+    samples = sampling.generate(generator, config, num_samples, seed=evaluation.EVAL_NOISE_SEED)
     metrics = evaluator(samples)
     curve.append({"step": step, "images_seen": step * config.batch_size * config.d_steps, **metrics})
     print(f"step {step}: FID {metrics['fid']:.2f}", flush=True)

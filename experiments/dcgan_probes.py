@@ -94,7 +94,7 @@ def settings(name):
 
 def run(name):
   from zoo import config as config_lib
-  from zoo import trainer
+  from zoo import runs, sampling, training
   from zoo.metrics import evaluation
   overrides, options = settings(name)
   spec = spec_of(name)
@@ -105,9 +105,9 @@ def run(name):
       "precision": "mixed_bfloat16", "options": options, **overrides},
       spec=spec)
   lines = []
-  trainer.fit(config, spec=spec, log=lambda line: (lines.append(line), print(name, line, flush=True)))
-  generator, config = trainer.restore_generator(logdir, spec)
-  samples = trainer.generate(generator, config, FLAGS.num_samples, seed=evaluation.EVAL_NOISE_SEED)
+  training.fit(config, spec=spec, log=lambda line: (lines.append(line), print(name, line, flush=True)))
+  generator, config = runs.restore_generator(logdir, spec=spec)
+  samples = sampling.generate(generator, config, FLAGS.num_samples, seed=evaluation.EVAL_NOISE_SEED)
   scores = evaluation.get_evaluator(config.dataset, config.data_dir)(samples)
   return lines[-1], {**scores, **z_spread(generator, config)}
 

@@ -1,13 +1,19 @@
-"""Running the real entry points in subprocesses, as a user would."""
+"""Running the real entry points, smoke configs of registered models, and the 1-vs-2-replica check."""
 import os
 import subprocess
 import sys
 
-from tests.conftest import DATA_DIR, REPO
+import numpy as np
+import tensorflow as tf
+
+from tests.conftest import DATA_DIR, REPO, two_replica_strategy
 
 QUICK_FLAGS = ["--model=dense_gan", f"--data_dir={DATA_DIR}", "--train_split=train[:512]",
                "--batch_size=32", "--log_every=5", "--image_every=5", "--checkpoint_every=5",
                "--steps_per_call=1"]
+# What every smoke run shares: a few steps that log, draw a grid and checkpoint, on small grids.
+SMOKE = {"steps": 2, "log_every": 1, "image_every": 2, "checkpoint_every": 2, "steps_per_call": 1,
+         "num_grid_images": 4, "eval_samples": 100}
 
 
 def run_module(module, *args, timeout=300, env=None, check=False):
@@ -23,3 +29,47 @@ def popen_module(module, *args, env=None):
   full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
   return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO, env=full_env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def model_variants():
+  """(model, variant) of every registered model: its named variants, else one called "default"."""
+  from zoo import models
+  return [(name, variant) for name in models.list_models()
+          for variant in (models.get_model(name).variants or {"default": {}})]
+
+
+def smoke_config(model, variant, logdir, data_dir=DATA_DIR, **overrides):
+  """A few cheap steps of `model`'s `variant`: SMOKE, then the model's smoke settings and the variant's."""
+  from zoo import config as config_lib
+  from zoo import models
+  spec = models.get_model(model)
+  smoke, chosen = dict(spec.smoke), dict(spec.variants.get(variant, {}))
+  options = {**smoke.pop("options", {}), **chosen.pop("options", {}), **overrides.pop("options", {})}
+  values = {**SMOKE, "data_dir": data_dir, **smoke, **chosen, **overrides, "options": options}
+  return config_lib.resolve(model, str(logdir), values)
+
+
+def fixed_batches(strategy, batch):
+  """A distributed iterator that yields the same global batch forever."""
+  return iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat()))
+
+
+def assert_one_and_two_replicas_agree(config, spec=None, steps=2):
+  """Trains `steps` steps from the same weights on the same global batch with 1 and with 2 replicas
+  and checks that metrics and every weight agree, and that the update was not a no-op."""
+  from zoo import training
+  reference = training.GANTrainer(config, spec=spec)
+  initial = reference.generator.get_weights() + reference.discriminator.get_weights()
+  batch = reference.fixed_batch(config.batch_size)
+  results = []
+  for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_replica_strategy()):
+    trainer = training.GANTrainer(config, strategy, spec)
+    metrics, bad_step = trainer.train_steps(fixed_batches(strategy, batch), steps)
+    assert bad_step == -1, metrics
+    results.append((metrics, trainer.generator.get_weights() + trainer.discriminator.get_weights()))
+  (one_metrics, one), (two_metrics, two) = results
+  for name in one_metrics:
+    np.testing.assert_allclose(two_metrics[name], one_metrics[name], rtol=2e-4, atol=1e-6, err_msg=name)
+  for a, b in zip(one, two):
+    np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-6)
+  assert any(not np.allclose(a, b) for a, b in zip(one, initial)), "the steps changed no weight"

@@ -12,7 +12,7 @@ from experiments import figures
 from tests.test_resume import checkpoint_values
 from zoo import config as config_lib
 from zoo import data
-from zoo import trainer as trainer_lib
+from zoo import training
 from zoo.models import autoencoder_gan
 from zoo import pixels
 
@@ -75,7 +75,7 @@ def test_image_sides_must_be_multiples_of_four(tmp_path):
 @pytest.mark.parametrize("option,value", [("pretrain_steps", -1), ("pretrain_learning_rate", 0.0)])
 def test_bad_pretraining_options_are_refused(tmp_path, option, value):
   with pytest.raises(ValueError, match=f"--{option} must be"):
-    autoencoder_gan.build_generator(resolved(tmp_path, options={option: value}), MNIST_SHAPE)
+    autoencoder_gan.check_options(resolved(tmp_path, options={option: value}), MNIST_SHAPE)
 
 
 def test_reconstruction_loss_is_per_example_binary_cross_entropy():
@@ -108,7 +108,7 @@ def test_autoencoder_loss_falls_on_a_small_batch(data_dir):
   """Phase 1's learning signal, outside the trainer: 30 Adam steps on one batch of real digits."""
   keras.utils.set_random_seed(0)
   autoencoder = autoencoder_gan.build_autoencoder(None, MNIST_SHAPE)
-  optimizer = keras.optimizers.Adam(autoencoder_gan.OPTIONS["pretrain_learning_rate"])
+  optimizer = keras.optimizers.Adam(autoencoder_gan.OPTIONS["pretrain_learning_rate"].default)
   batch = real_images(data_dir)
 
   @tf.function
@@ -162,7 +162,7 @@ def test_one_run_pretrains_then_starts_g_from_the_decoder(tmp_path, data_dir, in
   config = tiny_run(tmp_path, data_dir, pretrain_steps=12, steps=1, g_learning_rate=0.0, log_every=4,
                     options={"pretrain_steps": 12, "init_from_decoder": init_from_decoder})
   lines = []
-  trainer_lib.fit(config, spec=small_validation(autoencoder_gan.SPEC), log=lines.append)
+  training.fit(config, spec=small_validation(autoencoder_gan.SPEC), log=lines.append)
   assert progress_lines(lines) == [
       "autoencoder step 4/12", "autoencoder step 8/12", "autoencoder step 12/12", "step 1/1"]
   # (the prefix names the scalar alone: autoencoder/reconstructions is an image summary)
@@ -180,7 +180,7 @@ def test_one_run_pretrains_then_starts_g_from_the_decoder(tmp_path, data_dir, in
 def uninterrupted(tmp_path_factory):
   from tests.conftest import DATA_DIR
   config = tiny_run(tmp_path_factory.mktemp("whole"), DATA_DIR)
-  trainer_lib.fit(config, spec=small_validation(autoencoder_gan.SPEC), log=lambda *_: None)
+  training.fit(config, spec=small_validation(autoencoder_gan.SPEC), log=lambda *_: None)
   return checkpoint_values(config.logdir)
 
 
@@ -200,9 +200,9 @@ def test_resume_in_either_phase_or_at_the_boundary_equals_an_uninterrupted_run(
   config = tiny_run(tmp_path, data_dir)
   spec = small_validation(autoencoder_gan.SPEC)
   first, second = [], []
-  with pytest.raises(trainer_lib.TrainingInterrupted):
-    trainer_lib.fit(config, spec=spec, log=sigterm_at(stop_after, first))
-  trainer_lib.fit(config, spec=spec, log=second.append)
+  with pytest.raises(training.TrainingInterrupted):
+    training.fit(config, spec=spec, log=sigterm_at(stop_after, first))
+  training.fit(config, spec=spec, log=second.append)
   assert first[-1].startswith(stop_after)
   steps_logged = progress_lines(first + second)
   all_steps = [f"autoencoder step {i}/4" for i in range(1, 5)] + [f"step {i}/4" for i in range(1, 5)]

@@ -97,10 +97,10 @@ def test_prior_bins_sum_to_one_and_stay_accurate_in_the_tails():
 
 def test_bad_options_fail_with_the_option_name(tmp_path):
   for options, name in (({"mode": "jpeg"}, "mode"), ({"rate_weight": -1.0}, "rate_weight"),
-                        ({"adversarial_weight": 0.0}, "adversarial_weight"),
+                        ({"adversarial_weight": -1.0}, "adversarial_weight"),
                         ({"jpeg_qualities": "5,x"}, "jpeg_qualities"), ({"code_size": 0}, "code_size")):
     with pytest.raises(ValueError, match=name):
-      cg.build_generator(make_config(tmp_path, **options), SHAPE)
+      cg.check_options(make_config(tmp_path, **options), SHAPE)
 
 
 def test_jpeg_restore_generator_corrects_its_input(mnist_images):

@@ -12,7 +12,8 @@ from zoo import config as config_lib
 from zoo import data
 from zoo import export
 from zoo import layers as zoo_layers
-from zoo import trainer as trainer_lib
+from zoo import runs
+from zoo import training
 from zoo.models import dcgan
 from zoo import pixels
 
@@ -92,7 +93,7 @@ def test_image_size_must_be_four_times_a_power_of_two(tmp_path):
 
 def test_bfloat16_step_gives_finite_losses_with_float32_losses_and_statistics(tmp_path, data_dir):
   config = mnist_config(tmp_path, data_dir, precision="mixed_bfloat16", image_size=64)
-  trainer = trainer_lib.GANTrainer(config)
+  trainer = training.GANTrainer(config)
   metrics, bad_step = trainer.train_steps(trainer.distributed_batches(0), 2)
   assert bad_step == -1 and all(np.isfinite(list(metrics.values()))), metrics
   conv = layers_of(trainer.generator, keras.layers.Conv2DTranspose)[0]
@@ -104,7 +105,7 @@ def test_bfloat16_step_gives_finite_losses_with_float32_losses_and_statistics(tm
 
 
 def _two_steps(strategy, config, spec, initial, batch):
-  trainer = trainer_lib.GANTrainer(config, strategy, spec)
+  trainer = training.GANTrainer(config, strategy, spec)
   for model, values in zip((trainer.generator, trainer.discriminator), initial):
     model.set_weights(values)
   batches = iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat()))
@@ -119,7 +120,7 @@ def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir):
   config = mnist_config(tmp_path, data_dir, precision="float32",
                         options={"discriminator_dropout": "0"})
   spec = dcgan.SPEC
-  reference = trainer_lib.GANTrainer(config, spec=spec)
+  reference = training.GANTrainer(config, spec=spec)
   initial = (reference.generator.get_weights(), reference.discriminator.get_weights())
   batch = next(iter(data.training_batches(config)))
   one_metrics, one = _two_steps(tf.distribute.OneDeviceStrategy("/cpu:0"), config, spec, initial, batch)
@@ -137,7 +138,7 @@ def test_zoo_layers_train_as_keras_layers_do(tmp_path, data_dir):
   # tested in tests/test_layers.py).
   config = mnist_config(tmp_path, data_dir, precision="float32", options={"discriminator_dropout": "0"})
   strategy = tf.distribute.get_strategy()
-  fast_trainer = trainer_lib.GANTrainer(config, spec=dcgan.SPEC)
+  fast_trainer = training.GANTrainer(config, spec=dcgan.SPEC)
   initial = (fast_trainer.generator.get_weights(), fast_trainer.discriminator.get_weights())
   batch = next(iter(data.training_batches(config)))
   fast_metrics, fast = _two_steps(strategy, config, dcgan.SPEC, initial, batch)
@@ -152,13 +153,13 @@ def test_zoo_layers_train_as_keras_layers_do(tmp_path, data_dir):
 
 def test_exported_generator_loads_and_samples(tmp_path, data_dir):
   config = mnist_config(tmp_path / "run", data_dir)
-  trainer_lib.fit(config, log=lambda *_: None)
+  training.fit(config, log=lambda *_: None)
   keras_path, saved_model_path = export.export_generator(config.logdir, str(tmp_path / "exported"))
   z = tf.random.normal([3, config.latent_dim], seed=4)
   serving = tf.saved_model.load(saved_model_path).signatures["serving_default"]
   images = serving(z=z)["images"].numpy()
   assert images.shape == (3, 32, 32, 1) and images.dtype == np.uint8
-  restored, _ = trainer_lib.restore_generator(config.logdir)
+  restored, _ = runs.restore_generator(config.logdir)
   expected = pixels.to_uint8(restored(z, training=False), "symmetric").numpy()
   assert np.abs(images.astype(int) - expected.astype(int)).max() <= 1
   # The .keras copy runs Keras' own kernels (zoo.layers.to_stock_keras): the same weights, summed in
@@ -199,7 +200,7 @@ def test_celeb_a_trains_a_step_on_mocked_photos(tmp_path):
   _fake_celeb_a(str(tmp_path), 32)
   with tfds.testing.mock_data(num_examples=32, data_dir=str(tmp_path)):
     config = resolved(tmp_path / "run", data_dir=str(tmp_path), batch_size=8, image_size=32)
-    trainer = trainer_lib.GANTrainer(config)
+    trainer = training.GANTrainer(config)
     metrics, bad_step = trainer.train_steps(trainer.distributed_batches(0, download=False), 1)
   assert trainer.generator.output_shape == (None, 32, 32, 3)
   assert bad_step == -1 and np.isfinite(metrics["d_loss"])
@@ -215,7 +216,7 @@ def test_celeb_a_offline_without_prepared_data_names_data_dir(tmp_path):
 def test_discriminator_learns_against_a_frozen_generator(tmp_path, data_dir):
   # Rules out a D that cannot learn as the cause of the collapse at the defaults (docs/dcgan.md).
   config = mnist_config(tmp_path, data_dir, batch_size=32, g_learning_rate=0.0)
-  trainer = trainer_lib.GANTrainer(config)
+  trainer = training.GANTrainer(config)
   batch = next(iter(data.training_batches(config)))
   batches = iter(trainer.strategy.experimental_distribute_dataset(
       tf.data.Dataset.from_tensors(batch).repeat()))
@@ -242,7 +243,7 @@ def test_article_l2_shrinks_the_generators_dense_kernel_under_adam(tmp_path, dat
   config = mnist_config(tmp_path, data_dir, batch_size=16, precision="float32",
                         options={"generator_l2": str(l2), "weight_init": "glorot_uniform",
                                  "generator_dense_batchnorm": "false"})  # the article's G
-  trainer = trainer_lib.GANTrainer(config)
+  trainer = training.GANTrainer(config)
   before = _dense_kernel_rms(trainer.generator)
   trainer.train_steps(trainer.distributed_batches(0), 30)
   low, high = bounds
@@ -267,5 +268,5 @@ def test_discriminator_depth_follows_the_option(tmp_path, data_dir):
   assert [c.filters for c in convolutions] == [64, 128, 256, 512]
   assert convolutions[-1].output.shape[1:3] == (4, 4)
   with pytest.raises(ValueError, match="discriminator_convolutions"):
-    dcgan.build_discriminator(mnist_config(tmp_path / "bad", data_dir, image_size=32,
-                                           options={"discriminator_convolutions": 6}), (32, 32, 1))
+    dcgan.check_options(mnist_config(tmp_path / "bad", data_dir, image_size=32,
+                                     options={"discriminator_convolutions": 6}), (32, 32, 1))

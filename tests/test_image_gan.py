@@ -8,7 +8,7 @@ from experiments import baselines
 from zoo import config as config_lib
 from zoo import data
 from zoo.models.image_gan import degradations
-from zoo import trainer as trainer_lib
+from zoo import training
 from zoo.models.image_gan import model as image_gan
 
 SEED = tf.constant([7, 3], tf.int64)
@@ -157,7 +157,7 @@ def test_l1_gradient_survives_an_all_black_output(tmp_path):
 ])
 def test_bad_options_fail_before_building_with_the_fix(tmp_path, options, shape, message):
   with pytest.raises(ValueError, match=message):
-    image_gan.build_generator(resolved(tmp_path, options=options), shape)
+    image_gan.check_options(resolved(tmp_path, options=options), shape)
 
 
 def test_prepare_batch_adds_a_quantised_seeded_degraded_copy(tmp_path):
@@ -186,7 +186,7 @@ def weights(trainer):
 
 
 def _two_steps(strategy, config, initial):
-  trainer = trainer_lib.GANTrainer(config, strategy)
+  trainer = training.GANTrainer(config, strategy)
   for model, values in zip((trainer.generator, trainer.discriminator), initial):
     model.set_weights(values)
   metrics, bad_step = trainer.train_steps(trainer.distributed_batches(0), 2)
@@ -200,7 +200,7 @@ def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir, task, dis
   # The degradation is drawn on the global batch in the input pipeline, so both replica counts see
   # the same degraded images; the losses are reduced over the global batch.
   config = mnist_config(tmp_path, data_dir, options={"task": task, "discriminator": discriminator})
-  reference = trainer_lib.GANTrainer(config)
+  reference = training.GANTrainer(config)
   initial = (reference.generator.get_weights(), reference.discriminator.get_weights())
   one_metrics, one = _two_steps(tf.distribute.OneDeviceStrategy("/cpu:0"), config, initial)
   two_metrics, two = _two_steps(two_replica_strategy(), config, initial)
@@ -215,7 +215,7 @@ def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir, task, dis
 @pytest.mark.slow
 def test_l1_term_falls_when_overfitting_one_batch(tmp_path, data_dir):
   config = mnist_config(tmp_path, data_dir, options={"task": "superres"})
-  trainer = trainer_lib.GANTrainer(config)
+  trainer = training.GANTrainer(config)
   batch = next(iter(data.training_batches(config, prepare=lambda real, seed: image_gan.degrade_batch(
       config, real, seed))))
   one_batch = iter(trainer.strategy.experimental_distribute_dataset(
@@ -230,7 +230,7 @@ def test_l1_term_falls_when_overfitting_one_batch(tmp_path, data_dir):
 @pytest.mark.slow
 def test_training_writes_restoration_grids_of_degraded_restored_original(tmp_path, data_dir):
   config = mnist_config(tmp_path, data_dir, options={"task": "inpaint"})
-  trainer_lib.fit(config, log=lambda *_: None)
+  training.fit(config, log=lambda *_: None)
   from zoo import images
   grid = images.read_png(str(tmp_path / "samples" / "step_00000002.png"))
   assert grid.shape == (2 + 3 * 30, 2 + 4 * 30, 1)  # three rows (degraded, restored, original) of 4
@@ -246,7 +246,7 @@ def test_colorize_trains_a_step_on_mocked_rgb_photos(tmp_path):
   with tfds.testing.mock_data(num_examples=32, data_dir=str(tmp_path)):
     config = resolved(tmp_path / "run", dataset="celeb_a", data_dir=str(tmp_path), batch_size=8,
                       image_size=32, options={"task": "colorize"})
-    trainer = trainer_lib.GANTrainer(config)
+    trainer = training.GANTrainer(config)
     batch = next(iter(trainer.distributed_batches(0, download=False)))
     metrics, bad_step = trainer.train_steps(trainer.distributed_batches(0, download=False), 1)
   gray = batch["degraded"].numpy()

@@ -5,12 +5,12 @@ import pytest
 import tensorflow as tf
 
 from zoo import layers as zoo_layers
-from zoo import trainer as trainer_lib
+
 
 
 def _pair(make_fast, make_stock, input_shape, policy="float32"):
   """The same layer built twice, fast and stock, with identical weights."""
-  with trainer_lib.dtype_policy(policy):
+  with zoo_layers.dtype_policy(policy):
     fast, stock = make_fast(), make_stock()
     fast.build(input_shape)
     stock.build(input_shape)
@@ -111,7 +111,7 @@ def test_transposed_convolution_in_float32_uses_keras():
 
 
 def test_transposed_convolution_with_another_kernel_uses_keras():
-  with trainer_lib.dtype_policy("mixed_bfloat16"):
+  with zoo_layers.dtype_policy("mixed_bfloat16"):
     layer = zoo_layers.Conv2DTranspose(4, 3, strides=2, padding="same")
   ops = _op_types(lambda x: layer(x), tf.TensorSpec((2, 4, 4, 3)))
   assert "Conv2DBackpropInput" in ops and "DepthToSpace" not in ops
@@ -130,7 +130,7 @@ def test_dropout_drops_at_its_rate_and_rescales():
 
 
 def test_dropout_masks_odd_sizes_and_keeps_dtype():
-  with trainer_lib.dtype_policy("mixed_bfloat16"):
+  with zoo_layers.dtype_policy("mixed_bfloat16"):
     layer = zoo_layers.Dropout(0.5, seed=1)
   outputs = layer(tf.ones([3, 5, 7]), training=True)
   assert outputs.shape == (3, 5, 7) and outputs.dtype == tf.bfloat16
@@ -138,7 +138,7 @@ def test_dropout_masks_odd_sizes_and_keeps_dtype():
 
 
 def test_stock_keras_layers_context_builds_layers_on_the_keras_path():
-  with trainer_lib.dtype_policy("mixed_bfloat16"), zoo_layers.stock_keras_layers():
+  with zoo_layers.dtype_policy("mixed_bfloat16"), zoo_layers.stock_keras_layers():
     layer = zoo_layers.Conv2DTranspose(6, 4, strides=2, padding="same")
   assert zoo_layers.Conv2DTranspose(6, 4, strides=2, padding="same").fast_kernel
   ops = _op_types(lambda x: layer(x), tf.TensorSpec((2, 4, 4, 3)))

@@ -135,13 +135,13 @@ def test_inception_offline_names_the_fix(monkeypatch):
 
 def test_training_evaluator_and_the_evaluate_cli_on_a_tiny_run(tmp_path, cache):
   from zoo import config as config_lib
-  from zoo import trainer
+  from zoo import training
   logdir = str(tmp_path / "run")
   config = config_lib.resolve("dense_gan", logdir, {
       "data_dir": DATA_DIR, "train_split": "train[:512]", "steps": 50, "batch_size": 32,
       "steps_per_call": 25, "log_every": 25, "image_every": 50, "checkpoint_every": 50,
       "eval_every": 50, "eval_samples": 300})
-  last = trainer.fit(config, download=False, evaluator=evaluation.training_evaluator(config),
+  last = training.fit(config, download=False, evaluator=evaluation.training_evaluator(config),
                      log=lambda _: None)
   assert {"eval/fid", "eval/kid", "eval/precision", "eval/recall", "eval/mode_coverage"} <= set(last)
 

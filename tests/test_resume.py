@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tests.helpers import QUICK_FLAGS, popen_module, run_module
 from tests.test_trainer import tiny_config
-from zoo import trainer as trainer_lib
+from zoo import training
 
 
 def checkpoint_values(logdir):
@@ -19,10 +19,10 @@ def checkpoint_values(logdir):
 def test_n_steps_then_n_more_equals_2n_uninterrupted(tmp_path, data_dir):
   quiet = dict(log=lambda *_: None)
   split = tiny_config(tmp_path / "split", data_dir, steps=12, checkpoint_every=6, d_steps=2)
-  trainer_lib.fit(tiny_config(tmp_path / "split", data_dir, steps=6, checkpoint_every=6, d_steps=2),
+  training.fit(tiny_config(tmp_path / "split", data_dir, steps=6, checkpoint_every=6, d_steps=2),
                   **quiet)
-  trainer_lib.fit(split, **quiet)  # a new trainer: restores step 6, continues to 12
-  trainer_lib.fit(tiny_config(tmp_path / "whole", data_dir, steps=12, checkpoint_every=6, d_steps=2),
+  training.fit(split, **quiet)  # a new trainer: restores step 6, continues to 12
+  training.fit(tiny_config(tmp_path / "whole", data_dir, steps=12, checkpoint_every=6, d_steps=2),
                   **quiet)
   resumed, whole = checkpoint_values(split.logdir), checkpoint_values(str(tmp_path / "whole"))
   assert resumed.keys() == whole.keys() and len(whole) > 20

@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from tests.conftest import two_replica_strategy
 from zoo import config as config_lib
-from zoo import trainer as trainer_lib
+from zoo import runs
+from zoo import training
 from zoo import pixels
 
 
@@ -35,7 +36,7 @@ def weights(model):
 def test_discriminator_loss_falls_when_overfitting_one_batch(tmp_path, data_dir):
   config = tiny_config(tmp_path, data_dir, d_learning_rate=1e-3)
   tf.keras.utils.set_random_seed(0)
-  trainer = trainer_lib.GANTrainer(config)
+  trainer = training.GANTrainer(config)
   iterator = fixed_batches(trainer.strategy, real_batch(data_dir))
   first, _ = trainer.train_steps(iterator, 1)
   later, _ = trainer.train_steps(iterator, 30)
@@ -44,7 +45,7 @@ def test_discriminator_loss_falls_when_overfitting_one_batch(tmp_path, data_dir)
 
 
 def _one_step(strategy, config, batch, initial):
-  trainer = trainer_lib.GANTrainer(config, strategy)
+  trainer = training.GANTrainer(config, strategy)
   for model, values in zip((trainer.generator, trainer.discriminator), initial):
     model.set_weights(values)
   metrics, _ = trainer.train_steps(fixed_batches(strategy, batch), 2)
@@ -53,7 +54,7 @@ def _one_step(strategy, config, batch, initial):
 
 def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir):
   config = tiny_config(tmp_path, data_dir)
-  reference = trainer_lib.GANTrainer(config)
+  reference = training.GANTrainer(config)
   initial = (reference.generator.get_weights(), reference.discriminator.get_weights())
   batch = real_batch(data_dir)
   one_metrics, one = _one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), config, batch, initial)
@@ -68,10 +69,10 @@ def test_one_and_two_replicas_give_the_same_update(tmp_path, data_dir):
 
 def test_d_steps_updates_discriminator_that_many_times_per_generator_update(tmp_path, data_dir):
   config = tiny_config(tmp_path, data_dir, d_steps=3)
-  trainer = trainer_lib.GANTrainer(config)
+  trainer = training.GANTrainer(config)
   trainer.train_steps(trainer.distributed_batches(0), 4)
-  assert int(trainer.d_optimizer.iterations) == 12
-  assert int(trainer.g_optimizer.iterations) == 4
+  assert int(trainer.state.d_optimizer.iterations) == 12
+  assert int(trainer.state.g_optimizer.iterations) == 4
   assert int(trainer.step) == 4
 
 
@@ -80,8 +81,8 @@ def test_steps_per_call_does_not_change_the_result(tmp_path, data_dir):
   for steps_per_call in (1, 4):
     config = tiny_config(tmp_path / str(steps_per_call), data_dir, steps=8, steps_per_call=steps_per_call)
     tf.keras.utils.set_random_seed(0)
-    trainer_lib.fit(config, log=lambda *_: None)
-    generator, _ = trainer_lib.restore_generator(config.logdir)
+    training.fit(config, log=lambda *_: None)
+    generator, _ = runs.restore_generator(config.logdir)
     results.append(weights(generator))
   for a, b in zip(*results):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -89,7 +90,7 @@ def test_steps_per_call_does_not_change_the_result(tmp_path, data_dir):
 
 def test_jit_compiled_step_runs_and_learns(tmp_path, data_dir):
   config = tiny_config(tmp_path, data_dir, jit_compile=True, d_learning_rate=1e-3)
-  trainer = trainer_lib.GANTrainer(config)
+  trainer = training.GANTrainer(config)
   iterator = fixed_batches(trainer.strategy, real_batch(data_dir))
   first, _ = trainer.train_steps(iterator, 1)
   later, _ = trainer.train_steps(iterator, 20)
@@ -98,7 +99,7 @@ def test_jit_compiled_step_runs_and_learns(tmp_path, data_dir):
 
 def test_bfloat16_step_keeps_float32_variables_and_finite_losses(tmp_path, data_dir):
   config = tiny_config(tmp_path, data_dir, precision="mixed_bfloat16")
-  trainer = trainer_lib.GANTrainer(config)
+  trainer = training.GANTrainer(config)
   metrics, bad = trainer.train_steps(trainer.distributed_batches(0), 3)
   assert bad == -1 and all(np.isfinite(list(metrics.values())))
   assert all(v.dtype == "float32" for v in trainer.generator.trainable_variables)
@@ -109,20 +110,20 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data_dir
   import dataclasses
   from zoo import models
   poisoned = tf.Variable(False)
-  base = models.get_model("dense_gan")
 
-  def discriminator_loss(real_logits, fake_logits):
-    loss = base.discriminator_loss(real_logits, fake_logits)
-    return loss + tf.where(poisoned, np.nan, 0.0)  # a NaN gradient would poison step 0 already
+  def poison(config, batch, outputs):
+    del config, outputs  # a NaN gradient would poison step 0 already, so the switch is a variable
+    return {"poison": tf.where(poisoned, np.nan, 0.0) * tf.ones([tf.shape(batch["real"])[0]])}
 
   def poison_after_first_checkpoint(generator, step):
     poisoned.assign(True)
     return {}
 
-  spec = dataclasses.replace(base, discriminator_loss=discriminator_loss)
+  spec = dataclasses.replace(models.get_model("dense_gan"), extra_generator_losses=poison,
+                             generator_terms=("poison",))
   config = tiny_config(tmp_path, data_dir, steps=30, checkpoint_every=10, eval_every=10)
-  with pytest.raises(trainer_lib.NonFiniteLossError, match=r"Non-finite loss at step 10\b"):
-    trainer_lib.fit(config, spec=spec, evaluator=poison_after_first_checkpoint, log=lambda *_: None)
+  with pytest.raises(training.NonFiniteLossError, match=r"Non-finite loss at step 10\b"):
+    training.fit(config, spec=spec, evaluator=poison_after_first_checkpoint, log=lambda *_: None)
   latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
   assert latest.endswith("ckpt-10")
   reader = tf.train.load_checkpoint(latest)

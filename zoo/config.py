@@ -1,7 +1,12 @@
-"""The resolved configuration of one training run: trainer defaults < model defaults < user flags.
+"""The resolved configuration of one training run.
 
-The resolved values are written to `<logdir>/config.json`; `zoo.sample`, `zoo.export` and a resumed
-run read them back from there, so a run folder is self-describing.
+Layers, lowest first: the trainer's defaults (the fields below), the model's `tuning` (per-host speed
+settings), the model's `defaults` (its experiment), the recipe named by `--recipe` if it is not the
+default one, then the user's flags. The result is written to `<logdir>/config.json`; `zoo.sample`,
+`zoo.export`, `zoo.evaluate` and a resumed run read it back from there, so a run folder describes itself.
+
+Every field is also a flag of `zoo.train` (zoo/flags.py derives them from this dataclass), so a new
+setting is one line here.
 """
 import dataclasses
 import json
@@ -11,42 +16,58 @@ from typing import Any, Dict, Mapping, Optional
 from zoo import models
 
 CONFIG_FILE = "config.json"
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
+DEFAULT_RECIPE = "default"
+
+
+def _field(default, help_text, **metadata):
+  return dataclasses.field(default=default, metadata={"help": help_text, **metadata})
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   model: str
   logdir: str
-  dataset: str = "mnist"
-  data_dir: Optional[str] = None
-  train_split: str = "train"        # TFDS split syntax, e.g. "train[:512]" for a quick run
-  steps: int = 10000
-  batch_size: int = 64              # global batch, split evenly across replicas
-  seed: int = 0
-  strategy: str = "default"
-  tpu: str = ""
-  steps_per_call: int = 1
-  jit_compile: bool = False
-  precision: str = "float32"        # float32 | mixed_bfloat16 | mixed_float16
-  latent_dim: int = 100
-  g_learning_rate: float = 2e-4
-  d_learning_rate: float = 2e-4
-  beta_1: float = 0.5
-  beta_2: float = 0.999
-  d_steps: int = 1                  # discriminator updates per generator update
+  recipe: str = _field(DEFAULT_RECIPE, "A named set of model defaults, e.g. 'article' for the article's "
+                       "exact networks and settings (zoo.train --list_models shows each model's).")
+  dataset: str = _field("mnist", "TFDS dataset: mnist, fashion_mnist, celeb_a.")
+  data_dir: Optional[str] = _field(None, "TFDS data_dir holding prepared datasets (else $TFDS_DATA_DIR, "
+                                   "else TFDS's default, downloading when online).")
+  train_split: str = _field("train", "Split to train on in TFDS syntax, e.g. 'train' or 'train[:10%]'.")
+  image_size: int = _field(0, "Resize images to this square size (0: the dataset's own size).")
+  steps: int = _field(10000, "Total training steps (generator updates).")
+  batch_size: int = _field(64, "Global batch size, split evenly across replicas.")
+  seed: int = _field(0, "Seed of the initial weights, the noise and the data order.")
+  latent_dim: int = _field(100, "Size of z.")
+  g_learning_rate: float = _field(2e-4, "Generator Adam learning rate.")
+  d_learning_rate: float = _field(2e-4, "Discriminator Adam learning rate.")
+  beta_1: float = _field(0.5, "Adam beta_1.")
+  beta_2: float = _field(0.999, "Adam beta_2.")
+  d_steps: int = _field(1, "Discriminator updates per generator update.")
+  loss: str = _field("non_saturating", "GAN loss family (zoo/training/losses.py).")
+  shuffle_buffer: int = _field(10000, "Examples in the shuffle buffer of the input pipeline.")
+  # ---- speed: the defaults suit any host; models tune them in ModelSpec.tuning ----
+  strategy: str = _field("default", "tf.distribute strategy.", choices=STRATEGIES)
+  tpu: str = _field("", "TPU name or address for --strategy=tpu.")
+  steps_per_call: int = _field(1, "Training steps per compiled call.")
+  jit_compile: bool = _field(False, "Compile the forward and backward pass with XLA.")
+  precision: str = _field("float32", "Compute dtype policy; variables and losses stay float32.",
+                          choices=PRECISIONS)
   # Score real and fake in one D call. It saves a call but G's gradient then also flows back through
   # the real half: a loss for convolutional D on CPU (docs/performance.md). Not for D with BatchNorm.
-  joint_discriminator_pass: bool = True
+  joint_discriminator_pass: bool = _field(True, "Score real and fake in one D call (faster for cheap D; "
+                                          "conv D is faster with false, see docs/performance.md).")
+  # ---- what the run shows and keeps ----
+  log_every: int = _field(100, "Steps between TensorBoard scalars and progress lines.")
+  image_every: int = _field(1000, "Steps between sample grids of the fixed noise batch.")
+  checkpoint_every: int = _field(1000, "Steps between checkpoints.")
+  keep_checkpoints: int = _field(3, "How many recent checkpoints to keep.")
+  num_grid_images: int = _field(64, "Images in each sample grid.")
+  eval_every: int = _field(0, "Steps between FID/KID evaluations during training (0: never).")
+  eval_samples: int = _field(5000, "Samples per evaluation during training.")
+  # ---- not flags ----
   pixel_range: str = "unit"         # the model's (ModelSpec.pixel_range), recorded for the run folder
-  image_size: int = 0               # 0: the dataset's own size
-  shuffle_buffer: int = 10000
-  log_every: int = 100
-  image_every: int = 1000
-  checkpoint_every: int = 1000
-  keep_checkpoints: int = 3
-  num_grid_images: int = 64
-  eval_every: int = 0               # 0: no FID during training
-  eval_samples: int = 5000
   options: Dict[str, Any] = dataclasses.field(default_factory=dict)  # the model's own settings
 
   def to_json(self) -> str:
@@ -54,33 +75,62 @@ class TrainConfig:
 
 
 FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
-PIXEL_RANGES = ("unit", "symmetric")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-
+# Fields that are not set from the command line as they are: the model and run folder are resolved
+# first, the pixel range comes from the model, and options have flags of their own.
+NOT_FLAGS = {"model", "logdir", "pixel_range", "options"}
+# Speed settings: a resumed run may change them, and ModelSpec.tuning may set only them.
+TUNING_FIELDS = {"strategy", "tpu", "steps_per_call", "jit_compile", "precision",
+                 "joint_discriminator_pass"}
 # A resumed run must not silently change what the checkpoint means.
-_FIXED_ON_RESUME = ("model", "options", "dataset", "train_split", "latent_dim", "image_size",
-                    "pixel_range", "batch_size", "seed")
+_FIXED_ON_RESUME = ("model", "recipe", "options", "dataset", "train_split", "latent_dim", "image_size",
+                    "batch_size", "seed")
+
+
+def flag_fields():
+  """The dataclass fields that are also flags, in declaration order."""
+  return [f for f in dataclasses.fields(TrainConfig) if f.name not in NOT_FLAGS]
 
 
 def resolve(model: str, logdir: str, overrides: Mapping[str, Any], spec=None) -> TrainConfig:
-  """Merges trainer defaults, the model's defaults and the user's overrides (None = not given).
+  """Merges the layers described in the module docstring (None in `overrides` = not given).
 
   `spec` stands in for the registry entry of `model`, for models built outside the registry.
   """
   spec = spec or models.get_model(model)
   given = {k: v for k, v in overrides.items() if v is not None}
-  if "pixel_range" in given or "pixel_range" in spec.defaults:
+  if "pixel_range" in given:
     raise ValueError(f"pixel_range is a property of the model ({spec.name}: {spec.pixel_range}), not a "
                      "setting: its output activation fixes it.")
-  unknown = sorted(set(given) - FIELDS)
-  unknown_defaults = sorted(set(spec.defaults) - FIELDS)
-  if unknown or unknown_defaults:
-    raise ValueError(f"Unknown config fields {unknown or unknown_defaults}; valid fields: {sorted(FIELDS)}.")
-  options = resolve_options(spec, given.pop("options", {}))
-  config = TrainConfig(**{**dict(spec.defaults), **given, "model": model, "logdir": logdir,
-                          "options": options, "pixel_range": spec.pixel_range})
+  _check_known(given, "flags", FIELDS)
+  _check_known(spec.defaults, f"{spec.name}'s defaults (speed settings go in its tuning)",
+               FIELDS - NOT_FLAGS - TUNING_FIELDS)
+  _check_known(spec.tuning, f"{spec.name}'s tuning", TUNING_FIELDS)
+  recipe_name = given.get("recipe", spec.defaults.get("recipe", DEFAULT_RECIPE))
+  recipe = dict(_recipe(spec, recipe_name))
+  recipe_options = recipe.pop("options", {})
+  options = resolve_options(spec, {**recipe_options, **given.pop("options", {})})
+  values = {**dict(spec.tuning), **dict(spec.defaults), **recipe, **given}
+  if values.get("data_dir"):
+    values["data_dir"] = os.path.abspath(os.path.expanduser(values["data_dir"]))
+  config = TrainConfig(**{**values, "model": model, "logdir": logdir, "options": options,
+                          "pixel_range": spec.pixel_range})
   validate(config)
   return config
+
+
+def _check_known(values, where, valid):
+  unknown = sorted(set(values) - set(valid))
+  if unknown:
+    raise ValueError(f"Unknown config field(s) {unknown} in {where}; valid: {', '.join(sorted(valid))}.")
+
+
+def _recipe(spec, name):
+  if name == DEFAULT_RECIPE:
+    return {}
+  if name not in spec.recipes:
+    valid = ", ".join([DEFAULT_RECIPE, *sorted(spec.recipes)])
+    raise ValueError(f"--recipe={name!r} is not a recipe of {spec.name}; its recipes: {valid}.")
+  return spec.recipes[name]
 
 
 def resolve_options(spec, given: Mapping[str, Any]) -> Dict[str, Any]:
@@ -89,18 +139,40 @@ def resolve_options(spec, given: Mapping[str, Any]) -> Dict[str, Any]:
   if unknown:
     valid = ", ".join(sorted(spec.options)) or "none"
     raise ValueError(f"Unknown option(s) {unknown} for model {spec.name}; its options: {valid}.")
-  return {name: _coerce(name, given.get(name, default), default) for name, default in spec.options.items()}
+  return {name: coerce_option(name, option, given.get(name, option.default))
+          for name, option in spec.options.items()}
 
 
-def _coerce(name, value, default):
-  if not isinstance(value, str) or isinstance(default, str):
-    return value
+def coerce_option(name, option, value):
+  """`value` (a string from the command line, a JSON list, or a Python value) as the option's type."""
+  default = option.default
   try:
-    if isinstance(default, bool):
-      return {"true": True, "false": False}[value.lower()]
-    return type(default)(value)
-  except (KeyError, ValueError):
-    raise ValueError(f"Model option {name}={value!r} is not a valid {type(default).__name__}.") from None
+    if isinstance(default, tuple):
+      items = value.split(",") if isinstance(value, str) else list(value)
+      element = type(default[0]) if default else str
+      value = tuple(_scalar(element, item) for item in items)
+    else:
+      value = _scalar(type(default), value)
+  except (KeyError, ValueError, TypeError):
+    kind = f"comma-separated list of {type(default[0]).__name__}" if isinstance(default, tuple) else \
+        type(default).__name__
+    raise ValueError(f"Model option {name}={value!r} is not a valid {kind}.") from None
+  if option.choices and value not in option.choices:
+    raise ValueError(f"Model option {name}={value!r} is not one of {', '.join(option.choices)}.")
+  return value
+
+
+def _scalar(kind, value):
+  if isinstance(value, str):
+    value = value.strip()
+    if kind is bool:
+      return {"true": True, "false": False, "1": True, "0": False}[value.lower()]
+    return kind(value)
+  if kind is float and isinstance(value, int) and not isinstance(value, bool):
+    return float(value)
+  if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+    raise TypeError(value)
+  return value
 
 
 def parse_option_flags(items) -> Dict[str, str]:
@@ -115,19 +187,28 @@ def parse_option_flags(items) -> Dict[str, str]:
 
 
 def validate(config: TrainConfig) -> None:
+  """Every field's own constraint, as one ValueError naming the flag; cross-field checks that need the
+  dataset or the model's networks happen in zoo.training.fit before anything is written."""
   def require(ok, message):
     if not ok:
       raise ValueError(message)
-  require(config.steps > 0, f"--steps must be positive, got {config.steps}.")
-  require(config.batch_size > 0, f"--batch_size must be positive, got {config.batch_size}.")
-  require(config.steps_per_call > 0, f"--steps_per_call must be positive, got {config.steps_per_call}.")
-  require(config.d_steps > 0, f"--d_steps must be positive, got {config.d_steps}.")
-  require(config.latent_dim > 0, f"--latent_dim must be positive, got {config.latent_dim}.")
-  require(config.pixel_range in PIXEL_RANGES, f"pixel_range must be one of {PIXEL_RANGES}.")
+  for name in ("steps", "batch_size", "steps_per_call", "d_steps", "latent_dim", "log_every",
+               "image_every", "checkpoint_every", "keep_checkpoints", "num_grid_images", "shuffle_buffer"):
+    require(getattr(config, name) > 0, f"--{name} must be positive, got {getattr(config, name)}.")
+  for name in ("g_learning_rate", "d_learning_rate"):
+    require(getattr(config, name) > 0, f"--{name} must be positive, got {getattr(config, name)}.")
+  for name in ("beta_1", "beta_2"):
+    require(0 <= getattr(config, name) < 1, f"--{name} must be in [0, 1), got {getattr(config, name)}.")
+  for name in ("image_size", "eval_every", "seed"):
+    require(getattr(config, name) >= 0, f"--{name} must be 0 or more, got {getattr(config, name)}.")
+  require(config.eval_samples >= 2 or not config.eval_every,
+          f"--eval_samples must be at least 2 (better thousands), got {config.eval_samples}.")
   require(config.precision in PRECISIONS,
           f"--precision={config.precision!r} is not one of {', '.join(PRECISIONS)}.")
-  for name in ("log_every", "image_every", "checkpoint_every", "keep_checkpoints"):
-    require(getattr(config, name) > 0, f"--{name} must be positive, got {getattr(config, name)}.")
+  require(config.strategy in STRATEGIES,
+          f"--strategy={config.strategy!r} is not one of {', '.join(STRATEGIES)}.")
+  require(config.strategy != "tpu" or config.tpu or os.environ.get("TPU_NAME"),
+          "--strategy=tpu needs --tpu=NAME (the TPU's name or grpc:// address), or $TPU_NAME set.")
 
 
 def save(config: TrainConfig) -> None:
@@ -139,12 +220,19 @@ def save(config: TrainConfig) -> None:
 
 
 def load(logdir: str) -> TrainConfig:
+  """The config a run folder was written with; options the model gained since then take their defaults."""
   path = os.path.join(logdir, CONFIG_FILE)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path} not found: --logdir must be a run folder written by zoo.train.")
-  with open(path) as f:
-    values = json.load(f)
-  return TrainConfig(**{k: v for k, v in values.items() if k in FIELDS})
+  try:
+    with open(path) as f:
+      values = json.load(f)
+  except (OSError, ValueError) as e:
+    raise ValueError(f"{path} is not a readable config ({e}); was the run folder edited by hand?") from None
+  values = {k: v for k, v in values.items() if k in FIELDS}
+  if values.get("model") in models.list_models():
+    values["options"] = resolve_options(models.get_model(values["model"]), values.get("options", {}))
+  return TrainConfig(**values)
 
 
 def check_resumable(saved: TrainConfig, new: TrainConfig) -> None:

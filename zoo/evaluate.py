@@ -12,6 +12,8 @@ import time
 
 from absl import app, flags
 
+from zoo import cli
+
 EVAL_FILE = "eval.json"
 FLAGS = flags.FLAGS
 
@@ -29,47 +31,56 @@ def define_flags():
                     "auto: the domain classifier for MNIST-like data, else Inception-v3.")
   flags.DEFINE_string("inception_weights", None, "Local Inception-v3 no-top .h5 file (offline RGB scoring).")
   flags.DEFINE_string("output", None, "JSON file to write (default: <logdir>/eval.json; none for --npz).")
-
-
-def latest_step(logdir) -> int:
-  """The GAN step of the run's latest checkpoint (its file number also counts pretraining steps)."""
-  import tensorflow as tf
-  latest = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
-  if latest is None:
-    return -1
-  return int(tf.train.load_checkpoint(latest).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
+  flags.DEFINE_boolean("use_ema", True, "Score the EMA generator of a run trained with --ema_decay.")
 
 
 def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extractor="auto",
-                 inception_weights=None, dataset=None) -> dict:
-  """Samples the latest checkpoint of a run and scores it; returns the JSON record."""
-  from zoo import trainer
+                 inception_weights=None, dataset=None, use_ema=True) -> dict:
+  """Samples the newest readable checkpoint of a run and scores it; returns the JSON record."""
+  from zoo import models, runs, sampling
   check_arguments(logdir, None, dataset)
   if num_samples < 2:
     raise ValueError(f"--num_samples must be at least 2 (better thousands), got {num_samples}.")
   began = time.time()
-  generator, config = trainer.restore_generator(logdir)
+  config = runs.load_config(logdir)
+  sampling.check_samples_from_noise(models.get_model(config.model))
+  checkpoint = runs.latest_checkpoint(logdir, doing="scoring")
+  generator, config = runs.restore_generator(logdir, use_ema, checkpoint=checkpoint)
   dataset = dataset or config.dataset
   evaluator = _evaluator(dataset, data_dir or config.data_dir, feature_extractor, inception_weights)
-  samples = trainer.generate(generator, config, num_samples, seed=seed)
-  metrics = evaluator(samples)
-  step = latest_step(logdir)
-  return {"metrics": metrics, "model": config.model, "logdir": logdir, "step": step,
-          "images_seen": step * config.batch_size * config.d_steps, "num_samples": num_samples,
-          "noise_seed": seed, **evaluator.describe(), "seconds": round(time.time() - began, 1)}
+  samples = sampling.generate(generator, config, num_samples, seed=seed)
+  step = runs.gan_step(checkpoint)
+  return {"metrics": evaluator(samples), "model": config.model, "logdir": logdir, "step": step,
+          "images_seen": runs.images_seen(config, step), "num_samples": num_samples,
+          "noise_seed": seed, "ema": use_ema and runs.has_ema(config), **evaluator.describe(),
+          "seconds": round(time.time() - began, 1)}
 
 
 def evaluate_npz(path, dataset, data_dir=None, feature_extractor="auto", inception_weights=None) -> dict:
   """Scores the uint8 images stored in an .npz file; returns the JSON record."""
-  import numpy as np
   check_arguments(None, path, dataset)
-  with np.load(path) as archive:
+  images = read_npz_images(path)
+  evaluator = _evaluator(dataset, data_dir, feature_extractor, inception_weights)
+  return {"metrics": evaluator(images), "npz": path, "num_samples": len(images), **evaluator.describe()}
+
+
+def read_npz_images(path):
+  """The image array of an .npz file: its 'images' entry, or its only array."""
+  import zipfile
+  import numpy as np
+  try:
+    archive = np.load(path, allow_pickle=False)
+  except (ValueError, OSError, zipfile.BadZipFile, EOFError):
+    raise ValueError(f"--npz={path!r} is not an .npz file (write one with numpy.savez(path, images=...) "
+                     "or python -m zoo.sample --out=FILE.npz).") from None
+  if not isinstance(archive, np.lib.npyio.NpzFile):
+    raise ValueError(f"--npz={path!r} holds a single .npy array, not an .npz archive; save it with "
+                     "numpy.savez(path, images=array).")
+  with archive:
     keys = list(archive.keys())
     if "images" not in keys and len(keys) != 1:
       raise ValueError(f"{path} holds arrays {keys}; name the image array 'images'.")
-    images = archive["images" if "images" in keys else keys[0]]
-  evaluator = _evaluator(dataset, data_dir, feature_extractor, inception_weights)
-  return {"metrics": evaluator(images), "npz": path, "num_samples": len(images), **evaluator.describe()}
+    return archive["images" if "images" in keys else keys[0]]
 
 
 def _evaluator(dataset, data_dir, feature_extractor, inception_weights):
@@ -107,6 +118,7 @@ def check_arguments(logdir, npz, dataset):
 
 def main(argv):
   del argv
+  cli.quiet_library_logs()
   try:
     check_arguments(FLAGS.logdir, FLAGS.npz, FLAGS.dataset)
   except (ValueError, FileNotFoundError) as e:
@@ -119,7 +131,7 @@ def main(argv):
       output = FLAGS.output
     else:
       record = evaluate_run(FLAGS.logdir, FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed,
-                            FLAGS.feature_extractor, FLAGS.inception_weights, FLAGS.dataset)
+                            FLAGS.feature_extractor, FLAGS.inception_weights, FLAGS.dataset, FLAGS.use_ema)
       output = FLAGS.output or os.path.join(FLAGS.logdir, EVAL_FILE)
   except (ValueError, FileNotFoundError, data.DataUnavailableError) as e:  # metric errors are ValueErrors
     sys.exit(f"error: {e}")
@@ -129,6 +141,11 @@ def main(argv):
     print(f"Wrote {output}")
 
 
-if __name__ == "__main__":
+def run():
+  """Console script `zoo-evaluate`."""
   define_flags()
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -6,69 +6,110 @@ writes `<out>/generator.keras` and `<out>/saved_model/`, a SavedModel whose `ser
 signature maps `z` float32 [N, latent_dim] to `images` uint8 [N, H, W, C]. A generator that takes images
 instead of noise (image_gan's degraded input, compression_gan's image to encode) is served from
 `inputs` uint8 [N, H, W, C] to `images` uint8, with the model's pixel scaling applied on both sides.
+A run trained with --ema_decay exports its EMA generator unless --use_ema=false.
+
+Both are written into a temporary folder next to <out> and moved into place at the end, so a failed
+export never leaves a half-written model.
 """
 import os
+import shutil
 import sys
+import tempfile
 
 from absl import app, flags
 
-from zoo.cli import quiet_library_logs
-from zoo import pixels
+from zoo import cli
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("logdir", None, "Run folder written by zoo.train.", required=True)
-flags.DEFINE_string("out", None, "Output folder.", required=True)
+KERAS_FILE = "generator.keras"
+SAVED_MODEL = "saved_model"
 
 
-def export_generator(logdir: str, out: str):
+def define_flags():
+  flags.DEFINE_string("logdir", None, "Run folder written by zoo.train.", required=True)
+  flags.DEFINE_string("out", None, "Output folder (new, or an earlier export to replace).", required=True)
+  flags.DEFINE_boolean("use_ema", True, "Export the EMA generator of a run trained with --ema_decay.")
+
+
+def export_generator(logdir: str, out: str, use_ema: bool = True):
+  """Writes <out>/generator.keras and <out>/saved_model; returns their paths."""
+  from zoo import runs
+  _check_out(out)
+  generator, config = runs.restore_generator(logdir, use_ema)
+  parent = os.path.dirname(os.path.abspath(out))
+  os.makedirs(parent, exist_ok=True)
+  staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
+  try:
+    _write(generator, config, staging)
+    for name in (KERAS_FILE, SAVED_MODEL):
+      target = os.path.join(out, name)
+      if os.path.isdir(target):
+        shutil.rmtree(target)
+      elif os.path.exists(target):
+        os.remove(target)
+    os.makedirs(out, exist_ok=True)
+    for name in (KERAS_FILE, SAVED_MODEL):
+      os.replace(os.path.join(staging, name), os.path.join(out, name))
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return os.path.join(out, KERAS_FILE), os.path.join(out, SAVED_MODEL)
+
+
+def _check_out(out):
+  if os.path.exists(out) and not os.path.isdir(out):
+    raise ValueError(f"--out={out!r} is a file; give a folder (new, or an earlier export to replace).")
+  if os.path.isdir(out) and set(os.listdir(out)) - {KERAS_FILE, SAVED_MODEL}:
+    raise ValueError(f"--out={out!r} holds other files; give a new folder or an earlier export's.")
+
+
+def _write(generator, config, folder):
   import tensorflow as tf
-  from zoo import layers, trainer
-  generator, config = trainer.restore_generator(logdir)
-  os.makedirs(out, exist_ok=True)
-  keras_path = os.path.join(out, "generator.keras")
-  layers.to_stock_keras(generator).save(keras_path)  # loads with Keras alone
-
+  from zoo import layers, models
+  spec = models.get_model(config.model)
+  model = spec.export_model(config, generator) if spec.export_model else layers.to_stock_keras(generator)
+  model.save(os.path.join(folder, KERAS_FILE))  # stock layers: loads with Keras alone
   module = tf.Module()
-  module.generator = generator
-  module.serve = _serving_function(generator, config)
-  saved_model_path = os.path.join(out, "saved_model")
-  tf.saved_model.save(module, saved_model_path, signatures={"serving_default": module.serve})
-  return keras_path, saved_model_path
+  module.model = model
+  module.serve = _serving_function(model, config, spec.samples_from_noise)
+  tf.saved_model.save(module, os.path.join(folder, SAVED_MODEL), signatures={"serving_default": module.serve})
 
 
-def _serving_function(generator, config):
+def _serving_function(model, config, from_noise):
+  """z float32 -> images uint8, or images uint8 -> images uint8, with the model's pixel scaling."""
   import tensorflow as tf
-  from zoo import models, trainer
+  from zoo import pixels, sampling
 
   def images_out(outputs):
-    return {"images": pixels.to_uint8(trainer.generated_images(outputs), config.pixel_range)}
+    return {"images": pixels.to_uint8(sampling.generated_images(outputs), config.pixel_range)}
 
-  if models.get_model(config.model).samples_from_noise:
+  if from_noise:
     @tf.function(input_signature=[tf.TensorSpec([None, config.latent_dim], tf.float32, name="z")])
     def serve(z):
-      return images_out(generator(z, training=False))
+      return images_out(model(z, training=False))
     return serve
 
-  input_shape = tuple(generator.input_shape[1:])
-  if len(input_shape) != 3:
-    raise ValueError(f"{config.model}'s generator takes {input_shape}, neither noise nor images; "
-                     "zoo.export cannot serve it.")
-
-  @tf.function(input_signature=[tf.TensorSpec((None,) + input_shape, tf.uint8, name="inputs")])
+  @tf.function(input_signature=[tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.uint8,
+                                              name="inputs")])
   def serve(inputs):
-    return images_out(generator(pixels.to_model_range(inputs, config.pixel_range), training=False))
+    return images_out(model(pixels.to_model_range(inputs, config.pixel_range), training=False))
   return serve
 
 
 def main(argv):
   del argv
-  quiet_library_logs()
+  cli.quiet_library_logs()
   try:
-    paths = export_generator(FLAGS.logdir, FLAGS.out)
+    paths = export_generator(FLAGS.logdir, FLAGS.out, FLAGS.use_ema)
   except (ValueError, FileNotFoundError) as e:
     sys.exit(f"error: {e}")
   print("wrote", *paths)
 
 
-if __name__ == "__main__":
+def run():
+  """Console script `zoo-export`."""
+  define_flags()
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -33,6 +33,17 @@ _state = threading.local()
 
 
 @contextlib.contextmanager
+def dtype_policy(name: str):
+  """Builds layers under a Keras dtype policy without leaving it set for the rest of the process."""
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(name)
+  try:
+    yield
+  finally:
+    keras.config.set_dtype_policy(previous)
+
+
+@contextlib.contextmanager
 def stock_keras_layers():
   """Layers built inside this context always run Keras' own kernels."""
   previous = _fast_kernels()
@@ -193,11 +204,17 @@ _STOCK = {BatchNormalization: keras.layers.BatchNormalization,
 def to_stock_keras(model):
   """A copy of `model` with Keras' own classes in place of this module's, and the same weights.
 
-  Saved, the copy loads with Keras alone, without the zoo installed.
+  A layer with a `to_stock()` method (one a model defines) is replaced by what it returns: stock layers
+  doing what it does at inference. Saved, the copy loads with Keras alone, without the zoo installed.
   """
+  def replaced(layer):
+    return type(layer) in _STOCK or hasattr(layer, "to_stock")
+
   def clone(layer):
+    if hasattr(layer, "to_stock"):  # a model's own layer that knows its stock equivalent
+      return layer.to_stock()
     return _STOCK.get(type(layer), type(layer)).from_config(layer.get_config())
-  if not any(type(layer) in _STOCK for layer in model.layers):
+  if not any(replaced(layer) for layer in model.layers):
     return model
   copy = keras.models.clone_model(model, clone_function=clone)
   copy.set_weights(model.get_weights())

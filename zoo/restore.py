@@ -12,7 +12,7 @@ import sys
 
 from absl import app, flags
 
-from zoo.cli import quiet_library_logs
+from zoo import cli
 from zoo import pixels
 
 FLAGS = flags.FLAGS
@@ -30,13 +30,15 @@ CHANNEL_MODES = {1: "grayscale", 2: "grayscale + alpha", 3: "RGB", 4: "RGBA"}
 
 def load_restorer(logdir):
   """(generator, config) of a run whose generator maps images to images, else a ValueError."""
-  from zoo import config as config_lib
-  from zoo import models, trainer
-  config = config_lib.load(logdir)
-  if models.get_model(config.model).samples_from_noise:
-    raise ValueError(f"{logdir} holds a {config.model} run, which generates images from noise; "
+  from zoo import models, runs
+  config = runs.load_config(logdir)
+  spec = models.get_model(config.model)
+  if "restore" not in spec.tools:
+    use = (f"it is applied with {', '.join(f'zoo.{tool}' for tool in spec.tools)}" if spec.tools else
+           "it generates images from noise: use zoo.sample")
+    raise ValueError(f"{logdir} holds a {config.model} run, which zoo.restore cannot apply ({use}); "
                      "zoo.restore needs an image_gan run (python -m zoo.train --model=image_gan ...).")
-  return trainer.restore_generator(logdir)
+  return runs.restore_generator(logdir)
 
 
 def check_image(image, path, expected_shape, dataset):
@@ -65,10 +67,9 @@ def restore_images(generator, config, degraded, batch_size=500):
 
 def degrade_like_training(config, images_uint8, seed):
   """The run's own degradation of uint8 images, quantised to uint8 as a saved picture is."""
-  import tensorflow as tf
   from zoo.models.image_gan import degradations
   options = config.options
-  degraded = degradations.degrade(tf.cast(images_uint8, tf.float32) / 255.0, [seed, 0], options["task"],
+  degraded = degradations.degrade(pixels.to_model_range(images_uint8, "unit"), [seed, 0], options["task"],
                                   options["noise_sigma"], options["mask_size"], options["scale"])
   return pixels.to_uint8(degraded, "unit").numpy()
 
@@ -101,7 +102,7 @@ def restore_file(logdir, in_path, out_path, degraded_out=None, seed=0):
 
 
 def main(argv):
-  quiet_library_logs()
+  cli.quiet_library_logs()
   if len(argv) != 3:
     sys.exit("error: want two file names: python -m zoo.restore --logdir=RUN IN.png OUT.png")
   try:
@@ -111,6 +112,11 @@ def main(argv):
   print(f"wrote {argv[2]}")
 
 
-if __name__ == "__main__":
+def run():
+  """Console script `zoo-restore`."""
   define_flags()
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -121,14 +121,14 @@ def evaluate_images(images, dataset, data_dir=None, feature_extractor="auto", do
 
 
 def training_evaluator(config):
-  """`evaluator(generator, step) -> {metric: float}` for zoo.trainer.fit, on `config.eval_samples`."""
-  from zoo import trainer
+  """`evaluator(generator, step) -> {metric: float}` for zoo.training.fit, on `config.eval_samples`."""
+  from zoo import sampling
   if config.eval_samples < 2:
     raise ValueError(f"--eval_samples must be at least 2 (better thousands), got {config.eval_samples}.")
   evaluator = get_evaluator(config.dataset, config.data_dir, kid_subsets=TRAINING_KID_SUBSETS)
 
   def evaluate(generator, step):
     del step  # the same noise at every step, see EVAL_NOISE_SEED
-    samples = trainer.generate(generator, config, config.eval_samples, seed=EVAL_NOISE_SEED)
+    samples = sampling.generate(generator, config, config.eval_samples, seed=EVAL_NOISE_SEED)
     return evaluator(samples)
   return evaluate

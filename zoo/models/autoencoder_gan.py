@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from zoo.models.registry import ModelSpec, Pretraining, register
+from zoo.models.registry import ModelSpec, Option, Pretraining, register
 
 DEFAULTS = {
     "dataset": "mnist",
@@ -31,24 +31,24 @@ DEFAULTS = {
     "g_learning_rate": 2e-4,
     "d_learning_rate": 2e-4,
     "beta_1": 0.5,
-    # Separate real and fake D passes and bfloat16 are the faster settings for convolutional models on
-    # this CPU (docs/performance.md); a whole GAN step of this model runs 8x faster in bfloat16 here.
-    "joint_discriminator_pass": False,
-    "precision": "mixed_bfloat16",
-    "steps_per_call": 10,
     "log_every": 50,
     "image_every": 50,
     "checkpoint_every": 100,
 }
+# Separate real and fake D passes and bfloat16 are the faster settings for convolutional models on
+# this CPU (docs/performance.md); a whole GAN step of this model runs 8x faster in bfloat16 here.
+TUNING = {"joint_discriminator_pass": False, "precision": "mixed_bfloat16", "steps_per_call": 10}
 
 OPTIONS = {
     # The article pretrains for 50 epochs of batch 256 (~10,500 steps), hours on this CPU. The
     # validation loss flattens within a few hundred steps (docs/autoencoder_gan.md), so 300 steps
     # (9,600 images) give a decoder that returns MNIST digits sharp and Fashion-MNIST items without
     # their finest texture.
-    "pretrain_steps": 300,
-    "pretrain_learning_rate": 1e-3,  # Keras' Adam default, what the article's compile(optimizer='adam') uses
-    "init_from_decoder": True,
+    "pretrain_steps": Option(300, "Autoencoder pretraining steps before the GAN phase (0: none)."),
+    # Keras' Adam default, what the article's compile(optimizer='adam') uses
+    "pretrain_learning_rate": Option(1e-3, "Adam learning rate of the pretraining phase."),
+    "init_from_decoder": Option(True, "Start G's conv layers from the pretrained decoder (the article's "
+                                "idea; false is the ablation's control arm)."),
 }
 
 ENCODER_LAYERS = ((32, 1), (64, 2), (128, 2))     # (filters, stride) of each Conv(f, 3) relu
@@ -98,8 +98,10 @@ def build_autoencoder(config, image_shape):
   return keras.Model(images, decoder(encoder(images)), name="autoencoder")
 
 
-def check_options(options):
+def check_options(config, image_shape):
   """Fails on option values the trainer would otherwise take silently (a negative phase is skipped)."""
+  code_shape(image_shape)
+  options = config.options
   if options["pretrain_steps"] < 0:
     raise ValueError(f"--pretrain_steps must be 0 (no pretraining) or more, got {options['pretrain_steps']}.")
   if options["pretrain_learning_rate"] <= 0:
@@ -107,7 +109,6 @@ def check_options(options):
 
 
 def build_generator(config, image_shape):
-  check_options(config.options)  # every run builds G first, so bad options stop it before any step
   seed_shape = code_shape(image_shape)
   z = keras.Input([config.latent_dim], name="z")
   x = layers.Dense(seed_shape[0] * seed_shape[1] * seed_shape[2], activation="relu")(z)
@@ -161,6 +162,9 @@ SPEC = register(ModelSpec(
     build_discriminator=build_discriminator,
     defaults=DEFAULTS,
     options=OPTIONS,
+    tuning=TUNING,
+    check_options=check_options,
+    smoke={"train_split": "train[:256]", "batch_size": 16, "options": {"pretrain_steps": 2}},
     pixel_range="unit",  # the article's sigmoid output and binary cross-entropy need [0, 1]
     pretraining=Pretraining(
         name="autoencoder",

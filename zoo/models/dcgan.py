@@ -15,7 +15,7 @@ import tensorflow as tf
 from keras import layers
 
 from zoo import layers as zoo_layers
-from zoo.models.registry import ModelSpec, register
+from zoo.models.registry import ModelSpec, Option, register
 
 DEFAULTS = {
     # The article's configuration: 64x64x3 faces (its references point to CelebA), latent 100,
@@ -28,35 +28,36 @@ DEFAULTS = {
     "d_learning_rate": 2e-4,
     "beta_1": 0.5,
     "steps": 1000,                    # ~1 MNIST epoch; wall time on this CPU in docs/dcgan.md
+    "log_every": 50,
+    "image_every": 100,               # frames of the training-progress GIF
+    "checkpoint_every": 500,
+}
+TUNING = {
     "precision": "mixed_bfloat16",    # faster than float32 on CPUs with AMX-BF16 (docs/performance.md)
     # The fastest setting for the tutorial DCGAN on this CPU (docs/performance.md); separate real and
     # fake D passes also keep the discriminator_batchnorm option's statistics apart, as in DCGAN.
     "steps_per_call": 4,
     "joint_discriminator_pass": False,
-    "log_every": 50,
-    "image_every": 100,               # frames of the training-progress GIF
-    "checkpoint_every": 500,
 }
 
-# --model_option=name=value. The article's exact networks: --model_option=generator_l2=0.01
-# --model_option=generator_dense_batchnorm=false (the other options' defaults are the article's).
 # Dropout can be switched off to compare replica counts exactly (Keras draws each replica's mask from
 # the same seed state, so 2 replicas draw different masks).
 OPTIONS = {
-    "discriminator_dropout": 0.3,     # the article's Dropout(0.3) after each D convolution
-    # The article's kernel_regularizer=l2(0.01) is off by default: under Adam it shrinks G's kernels
-    # ~25x in 300 steps until G ignores z (docs/dcgan.md, "Why G collapses").
-    "generator_l2": 0.0,
-    "discriminator_batchnorm": False,  # the DCGAN paper's BN after each D convolution but the first
-    # Stride-2 convolutions in D, filters doubling from 64: the article's 2; the DCGAN paper's D has 4 at
-    # 64x64, which brings the features down to 4x4 before the Dense logit.
-    "discriminator_convolutions": 2,
-    # BN on G's projection, before its ReLU (the DCGAN paper's and the TF tutorial's; not the article's):
-    # without it G learns to route its output through the z-independent part of the ReLU'd Dense
-    # features and collapses (docs/dcgan.md, "Why G collapses").
-    "generator_dense_batchnorm": True,
-    "weight_init": "glorot_uniform",  # Keras' default, which the article's code gets; or "dcgan_normal"
+    "discriminator_dropout": Option(0.3, "Dropout rate after each D convolution (the article's 0.3)."),
+    "generator_l2": Option(0.0, "L2 weight on G's kernels; the article's 0.01 shrinks G's kernels ~25x "
+                           "in 300 steps under Adam until G ignores z (docs/dcgan.md)."),
+    "discriminator_batchnorm": Option(False, "BatchNorm after each D convolution but the first (DCGAN "
+                                      "paper)."),
+    "discriminator_convolutions": Option(2, "Stride-2 convolutions in D, filters doubling from 64: the "
+                                         "article's 2; the DCGAN paper's D has 4 at 64x64."),
+    "generator_dense_batchnorm": Option(True, "BatchNorm on G's projection (DCGAN paper, TF tutorial; "
+                                        "not the article's): without it G collapses (docs/dcgan.md)."),
+    "weight_init": Option("glorot_uniform", "Kernel initializer: Keras' default, which the article's code "
+                          "gets, or dcgan_normal, N(0, 0.02) as in the DCGAN paper.",
+                          choices=("glorot_uniform", "dcgan_normal")),
 }
+# The article's exact networks: its L2(0.01) on G's kernels and no BatchNorm on G's projection.
+ARTICLE = {"options": {"generator_l2": 0.01, "generator_dense_batchnorm": False}}
 
 SEED_SIZE = 4                  # the generator starts from a 4x4 feature map
 SEED_FILTERS = 512
@@ -73,6 +74,22 @@ def upsampling_filters(image_size):
   return tuple(SEED_FILTERS // 2**(i + 1) for i in range(doublings - 1))
 
 
+def check_options(config, image_shape):
+  height, width, _ = image_shape
+  if height != width:
+    raise ValueError(f"dcgan needs square images, got {height}x{width}; set --image_size.")
+  upsampling_filters(height)
+  convolutions = config.options["discriminator_convolutions"]
+  if convolutions < 1 or height % 2**convolutions:
+    raise ValueError(f"--discriminator_convolutions={convolutions} needs a positive count whose 2^count "
+                     f"divides the image size {height}; the article's is 2.")
+  dropout = config.options["discriminator_dropout"]
+  if not 0 <= dropout < 1:
+    raise ValueError(f"--discriminator_dropout must be in [0, 1), got {dropout}.")
+  if config.options["generator_l2"] < 0:
+    raise ValueError(f"--generator_l2 must be 0 or more, got {config.options['generator_l2']}.")
+
+
 def _initializer(config):
   if config.options["weight_init"] == "dcgan_normal":  # N(0, 0.02), the DCGAN paper's
     return keras.initializers.RandomNormal(stddev=0.02)
@@ -87,9 +104,7 @@ def _batch_norm():
 
 
 def build_generator(config, image_shape):
-  height, width, channels = image_shape
-  if height != width:
-    raise ValueError(f"dcgan needs square images, got {height}x{width}.")
+  height, _, channels = image_shape
   l2 = config.options["generator_l2"]
   regularizer = keras.regularizers.l2(l2) if l2 else None
   z = keras.Input([config.latent_dim], name="z")
@@ -117,11 +132,7 @@ def build_discriminator(config, image_shape):
   images = keras.Input(image_shape, name="images")
   init = _initializer(config)
   x = images
-  convolutions = config.options["discriminator_convolutions"]
-  if convolutions < 1 or image_shape[0] % 2**convolutions:
-    raise ValueError(f"--discriminator_convolutions={convolutions} needs a positive count whose 2^count "
-                     f"divides the image size {image_shape[0]}; the article's is 2.")
-  for i in range(convolutions):
+  for i in range(config.options["discriminator_convolutions"]):
     x = layers.Conv2D(D_FIRST_FILTERS * 2**i, 4, strides=2, padding="same", kernel_initializer=init)(x)
     if i > 0 and config.options["discriminator_batchnorm"]:
       x = _batch_norm()(x)
@@ -139,6 +150,13 @@ SPEC = register(ModelSpec(
     build_discriminator=build_discriminator,
     defaults=DEFAULTS,
     options=OPTIONS,
+    tuning=TUNING,
+    recipes={"article": ARTICLE},
+    check_options=check_options,
+    # Dropout off: Keras draws each replica's masks from the same seed state, so 2 replicas would draw
+    # different masks and the 1-vs-2-replica test could not compare them.
+    smoke={"dataset": "mnist", "image_size": 16, "train_split": "train[:256]", "batch_size": 16,
+           "options": {"discriminator_dropout": 0.0}},
     pixel_range="symmetric",  # tanh output
     description="DCGAN, 64x64 by default (article 003)",
 ))

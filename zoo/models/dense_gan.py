@@ -15,7 +15,7 @@ import math
 import keras
 from keras import layers
 
-from zoo.models.registry import ModelSpec, register
+from zoo.models.registry import ModelSpec, Option, register
 
 DEFAULTS = {
     "dataset": "mnist",
@@ -25,12 +25,15 @@ DEFAULTS = {
     "g_learning_rate": 1e-4,
     "d_learning_rate": 1e-4,
     "beta_1": 0.5,
-    "steps_per_call": 20,        # small layers: per-call overhead dominates, so amortise it
     "log_every": 200,
     "image_every": 500,
     "checkpoint_every": 1000,
 }
-OPTIONS = {"generator_batch_norm": True}
+TUNING = {"steps_per_call": 20}  # small layers: per-call overhead dominates, so amortise it
+OPTIONS = {
+    "generator_batch_norm": Option(True, "BatchNorm before each hidden ReLU of G (not the article's; "
+                                   "without it G collapses, docs/dense_gan.md)."),
+}
 
 
 def build_generator(config, image_shape):
@@ -67,6 +70,9 @@ SPEC = register(ModelSpec(
     build_discriminator=build_discriminator,
     defaults=DEFAULTS,
     options=OPTIONS,
+    tuning=TUNING,
+    recipes={"article": {"options": {"generator_batch_norm": False}}},
+    smoke={"train_split": "train[:256]", "batch_size": 16},
     pixel_range="unit",  # the article scales MNIST to [0, 1] and ends G in a sigmoid
     description="MLP GAN on MNIST (article 001)",
 ))

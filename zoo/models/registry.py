@@ -8,8 +8,6 @@ branches.
 import dataclasses
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from zoo import losses
-
 
 def noise_input(batch, z):
   return z
@@ -17,6 +15,17 @@ def noise_input(batch, z):
 
 def images_only(batch, images):
   return images
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+  """A model-specific setting: its default (whose type is the option's type) and what it does.
+
+  A tuple default makes a list option (`--jpeg_qualities=1,5,10`); `choices` limits a string option.
+  """
+  default: Any
+  help: str
+  choices: Tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +55,8 @@ class ModelSpec:
   `build_generator(config, image_shape)` returns a Keras model mapping `generator_input(batch, z)` to
   images [B, H, W, C] in the model's `pixel_range`, or to a dict holding them under "images" next to
   other outputs (e.g. a codec's estimated bits). `build_discriminator(config, image_shape)` maps
-  `discriminator_input(batch, images)` to logits [B, 1]. Losses take logits and return per-example
-  losses [B]; the trainer reduces them over the global batch.
+  `discriminator_input(batch, images)` to logits [B, 1] (or per-patch logits [B, h, w, 1]). The loss
+  family is a run setting (`--loss`, zoo/training/losses.py); a model only picks its default.
 
   A training batch is a dict whose "real" entry holds the real images. `prepare_batch(config, real,
   seed)` runs in the input pipeline on each global batch and may add entries (e.g. a degraded copy);
@@ -57,16 +66,28 @@ class ModelSpec:
   name: str
   build_generator: Callable[[Any, tuple], Any]
   build_discriminator: Callable[[Any, tuple], Any]
+  # The experiment: TrainConfig fields (zoo/config.py) this model sets differently from the trainer.
   defaults: Mapping[str, Any]
-  # Model-specific settings with their defaults; set with --model_option=name=value, read as
-  # config.options[name].
-  options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  # Model-specific settings, read as config.options[name]; each is also a flag of zoo.train.
+  options: Mapping[str, Option] = dataclasses.field(default_factory=dict)
+  # Speed settings measured fastest on the 2-core CPU of docs/performance.md (steps per call, the
+  # joint D pass, XLA). Per host, not per experiment: they may change when a run resumes.
+  tuning: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  # Named alternatives to `defaults`, chosen with --recipe (e.g. "article": the article's exact setup).
+  recipes: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
   # The float range of G's output and of the real images it is compared with: "unit" [0, 1] for a
   # sigmoid output, "symmetric" [-1, 1] for tanh. A property of the networks, so not a user setting.
   pixel_range: str = "unit"
-  generator_loss: Callable = losses.non_saturating_generator_loss
-  discriminator_loss: Callable = losses.non_saturating_discriminator_loss
   description: str = ""
+  # (config, image_shape) -> None; raises ValueError naming the option and a valid value. Called before
+  # a run writes anything, so a bad option never leaves a half-made run folder.
+  check_options: Optional[Callable[[Any, tuple], None]] = None
+  # ---- what the registry-generated tests (tests/test_contract.py) run -----------------------------
+  # TrainConfig overrides that make a run of a few steps cheap (small split, batch, image size).
+  smoke: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  # Named TrainConfig overrides (options under "options") that build different networks or batches,
+  # each covered on its own by the contract tests (e.g. image_gan's tasks); none: one default variant.
+  variants: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
   # ---- hooks for models beyond z -> image (the defaults describe an unconditional GAN) ----
   prepare_batch: Optional[Callable[[Any, Any, Any], Dict[str, Any]]] = None
   generator_input: Callable[[Dict[str, Any], Any], Any] = noise_input
@@ -75,15 +96,25 @@ class ModelSpec:
   # generator's loss and logged as train/<name>. `generator_terms` names them, in logging order.
   extra_generator_losses: Optional[Callable[[Any, Dict[str, Any], Any], Dict[str, Any]]] = None
   generator_terms: Tuple[str, ...] = ()
+  # config -> weight of the adversarial term in G's loss (default 1); 0 trains G on its extra losses only.
+  adversarial_weight: Optional[Callable[[Any], float]] = None
   # (batch, generated images) -> list of image batches [N, H, W, C] in pixel range, one grid row each
   # (e.g. [degraded, restored, original]); the default shows the generated images alone.
   grid_rows: Optional[Callable[[Dict[str, Any], Any], list]] = None
   pretraining: Optional[Pretraining] = None
+  # (config, generator) -> a Keras model of stock layers doing what G does at inference, for
+  # zoo.export (default: zoo.layers.to_stock_keras). Its input is z, or images in the pixel range.
+  export_model: Optional[Callable[[Any, Any], Any]] = None
+  # The command-line tools that apply to this model besides zoo.train/zoo.export, e.g. ("compress",).
+  tools: Tuple[str, ...] = ()
 
   @property
   def samples_from_noise(self) -> bool:
     """True when the generator needs nothing but noise, so `zoo.sample` can draw from it."""
     return self.generator_input is noise_input
+
+  def option_defaults(self) -> Dict[str, Any]:
+    return {name: option.default for name, option in self.options.items()}
 
 
 _MODELS: Dict[str, ModelSpec] = {}

@@ -29,6 +29,8 @@ import os
 import constriction
 import numpy as np
 
+from zoo import pixels
+
 MAGIC = b"GZ"
 FORMAT_VERSION = 1
 MODEL_ID_BYTES = 4
@@ -255,8 +257,8 @@ class Codec:
 
   @classmethod
   def from_run(cls, logdir):
-    from zoo import trainer
-    generator, config = trainer.restore_generator(logdir)
+    from zoo import runs
+    generator, config = runs.restore_generator(logdir)
     return cls(generator, config)
 
   def _model_id(self, generator):
@@ -278,12 +280,12 @@ class Codec:
 
   def codes(self, image):
     """The rounded code [D] of one uint8 image."""
-    x = self.check_image(image).reshape(-1).astype(np.float64) / 255.0
+    x = pixels.uint8_to_unit_np(self.check_image(image).reshape(-1), np.float64)
     return np.round(run_mlp(self.encoder_ops, x)).astype(np.int64)
 
   def reconstruct(self, codes):
     x = run_mlp(self.decoder_ops, np.asarray(codes, np.float64))
-    return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8).reshape(self.shape)
+    return pixels.unit_to_uint8_np(x).reshape(self.shape)
 
   def encode(self, image) -> bytes:
     payload, clipped = encode_codes(self.codes(image), self.tables)

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from zoo import pixels
 from zoo.models.compression_gan import networks
-from zoo.models.registry import ModelSpec, register
+from zoo.models.registry import ModelSpec, Option, register
 
 DEFAULTS = {
     "dataset": "mnist",
@@ -33,49 +33,42 @@ DEFAULTS = {
     "g_learning_rate": 5e-4,
     "d_learning_rate": 2e-4,
     "beta_1": 0.5,
-    "steps_per_call": 20,
     "log_every": 200,
     "image_every": 1000,
     "checkpoint_every": 1000,
 }
+TUNING = {"steps_per_call": 20}  # small dense layers: amortise the per-call overhead
 MODES = ("codec", "jpeg_restore")
 OPTIONS = {
-    "mode": "codec",
-    "code_size": 32,              # latent dimensions; the article's code is 100
-    "rate_weight": 0.005,         # lambda_rate, per bit per pixel: the operating point
-    "adversarial_weight": 1e-3,   # lambda_adv, relative to the MSE distortion
-    "jpeg_qualities": "1,5,10,20",  # jpeg_restore: training draws one of these per image
+    "mode": Option("codec", "codec: encoder, entropy-coded code, decoder; jpeg_restore: G restores the "
+                   "decode of a low-quality JPEG (the article's literal reading).", choices=MODES),
+    "code_size": Option(32, "Latent dimensions of the code (the article's is 100)."),
+    "rate_weight": Option(0.005, "lambda_rate, per bit per pixel: chooses the operating point."),
+    "adversarial_weight": Option(1e-3, "lambda_adv, relative to the MSE distortion; 0 trains the same codec "
+                                 "without the GAN term (distortion + rate only)."),
+    "jpeg_qualities": Option((1, 5, 10, 20), "jpeg_restore: training draws one of these JPEG qualities "
+                             "per image."),
 }
 
 
-def check_options(options):
+def check_options(config, image_shape):
   """Raises ValueError naming the option and a valid value when an option cannot work."""
-  if options["mode"] not in MODES:
-    raise ValueError(f"compression_gan: mode={options['mode']!r} is not one of {', '.join(MODES)}.")
-  if not 1 <= int(options["code_size"]) <= 1024:
+  del image_shape  # any size works: the networks are dense
+  options = config.options
+  if not 1 <= options["code_size"] <= 1024:
     raise ValueError(f"compression_gan: code_size={options['code_size']} must be in 1..1024, e.g. 32.")
   if options["rate_weight"] < 0:
     raise ValueError(f"compression_gan: rate_weight={options['rate_weight']} must be >= 0, e.g. 0.01.")
-  if options["adversarial_weight"] <= 0:
-    raise ValueError(f"compression_gan: adversarial_weight={options['adversarial_weight']} must be > 0 "
-                     "(the trainer always adds the adversarial term); use 1e-6 for almost none.")
-  jpeg_qualities(options)
-
-
-def jpeg_qualities(options):
-  try:
-    qualities = tuple(int(q) for q in str(options["jpeg_qualities"]).split(","))
-  except ValueError:
-    qualities = ()
-  if not qualities or not all(1 <= q <= 95 for q in qualities):
+  if options["adversarial_weight"] < 0:
+    raise ValueError(f"compression_gan: adversarial_weight={options['adversarial_weight']} must be >= 0 "
+                     "(0: no adversarial term), e.g. 1e-3.")
+  if not options["jpeg_qualities"] or not all(1 <= q <= 95 for q in options["jpeg_qualities"]):
     raise ValueError(f"compression_gan: jpeg_qualities={options['jpeg_qualities']!r} must be "
                      "comma-separated integers in 1..95, e.g. 1,5,10,20.")
-  return qualities
 
 
 def build_generator(config, image_shape):
-  check_options(config.options)
-  code_size = int(config.options["code_size"])
+  code_size = config.options["code_size"]
   generator = networks.CodecGenerator(image_shape, code_size, config.options["mode"],
                                       name="compression_gan_codec")
   # Build every variable now, so checkpoints restore into an existing model.
@@ -110,8 +103,8 @@ def _jpeg_degrade(real, qualities, seed):
 def prepare_batch(config, real, seed):
   """Adds the quantisation noise (codec) or the JPEG-degraded input (jpeg_restore), from `seed`."""
   if config.options["mode"] == "jpeg_restore":
-    return {"real": real, "degraded": _jpeg_degrade(real, jpeg_qualities(config.options), seed)}
-  noise = tf.random.stateless_uniform([tf.shape(real)[0], int(config.options["code_size"])], seed,
+    return {"real": real, "degraded": _jpeg_degrade(real, config.options["jpeg_qualities"], seed)}
+  noise = tf.random.stateless_uniform([tf.shape(real)[0], config.options["code_size"]], seed,
                                       -0.5, 0.5)
   return {"real": real, "noise": noise}
 
@@ -132,14 +125,20 @@ def bits_per_pixel(bits, real):
   return bits / tf.cast(tf.reduce_prod(tf.shape(real)[1:]), tf.float32)
 
 
+def adversarial_weight(config):
+  """1 (the other terms are scaled instead, see below), or 0 for the codec without the GAN term."""
+  return 1.0 if config.options["adversarial_weight"] else 0.0
+
+
 def extra_generator_losses(config, batch, outputs):
-  """distortion + rate_weight * rate, divided by adversarial_weight.
+  """distortion + rate_weight * rate, divided by adversarial_weight (when it is not 0).
 
   The trainer adds the adversarial term with weight 1, so dividing the other two terms by
   adversarial_weight gives G's objective distortion + adversarial_weight * adversarial + rate_weight *
-  rate times a constant 1/adversarial_weight, which Adam's updates do not depend on.
+  rate times a constant 1/adversarial_weight, which Adam's updates hardly depend on (only through its
+  epsilon); keeping it so keeps the documented runs' numbers.
   """
-  scale = 1.0 / config.options["adversarial_weight"]
+  scale = 1.0 / (config.options["adversarial_weight"] or 1.0)
   real = batch["real"]
   terms = {"distortion": scale * distortion(real, outputs["images"])}
   terms["rate"] = scale * config.options["rate_weight"] * bits_per_pixel(outputs["bits"], real)
@@ -159,11 +158,18 @@ SPEC = register(ModelSpec(
     build_discriminator=build_discriminator,
     defaults=DEFAULTS,
     options=OPTIONS,
+    tuning=TUNING,
+    check_options=check_options,
+    smoke={"train_split": "train[:256]", "batch_size": 16},
+    variants={mode: {"options": {"mode": mode}} for mode in MODES},
+    tools=("compress",),
     pixel_range="unit",  # distortion, rate and JPEG all work on [0, 1] pixels
     description="GAN image codec: encoder, entropy-coded code, the article's G as decoder (article 000)",
     prepare_batch=prepare_batch,
     generator_input=generator_input,
     extra_generator_losses=extra_generator_losses,
+    adversarial_weight=adversarial_weight,
     generator_terms=("distortion", "rate"),
     grid_rows=grid_rows,
+    export_model=lambda config, generator: networks.inference_model(generator),
 ))

@@ -122,6 +122,23 @@ class CodecGenerator(keras.Model):
     return {"images": self.decode(straight_through_round(y)), "bits": self.prior(noisy)}
 
 
+def inference_model(generator):
+  """images [B, H, W, C] -> decoded images: the codec's inference as stock Keras layers and ops.
+
+  The encoder and decoder are the generator's own layers (same weights); the code is rounded as the
+  bitstream carries it, and the entropy model, which only sizes the bitstream, is left out. The model
+  loads with Keras alone, so an export runs without the zoo.
+  """
+  images = keras.Input(generator.image_shape, name="images")
+  codes = generator.encoder(layers.Flatten()(images))
+  if generator.mode == "codec":
+    codes = keras.ops.round(codes)
+  decoded = layers.Reshape(generator.image_shape)(generator.decoder(codes))
+  if generator.mode == "jpeg_restore":
+    decoded = keras.ops.clip(images + decoded, 0.0, 1.0)
+  return keras.Model(images, decoded, name="compression_gan_decoder")
+
+
 def build_discriminator(image_shape):
   """The article's D: images -> Dense(512) -> Dense(256) -> Dense(128) (LReLU 0.2) -> Dense(1) logit."""
   images = keras.Input(image_shape, name="images")

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from zoo import pixels
 from zoo.models.image_gan import degradations, networks
-from zoo.models.registry import ModelSpec, register
+from zoo.models.registry import ModelSpec, Option, register
 
 DEFAULTS = {
     "dataset": "mnist",
@@ -31,26 +31,27 @@ DEFAULTS = {
     "d_learning_rate": 2e-4,
     "beta_1": 0.5,
     "steps": 1000,                    # ~1.1 epochs; sized for a shared 2-core CPU (docs/image_gan.md)
-    "steps_per_call": 10,
     "log_every": 50,
     "image_every": 250,
     "checkpoint_every": 500,
     "num_grid_images": 8,             # grid rows of degraded | restored | original
 }
 
+TUNING = {"steps_per_call": 10}
+DISCRIMINATORS = ("image", "patch")
 # Each is also a plain flag of zoo.train, e.g. --task=inpaint.
 OPTIONS = {
-    "task": "denoise",                # denoise | inpaint | superres | colorize (RGB data only)
-    "noise_sigma": 0.3,               # denoise: Gaussian sigma in [0, 1] pixel units
-    "mask_size": 14,                  # inpaint: side of the square hole (a quarter of a 28x28 image)
-    "scale": 4,                       # superres: downsampling factor
-    "l1_weight": 100.0,               # lambda of the L1 term, pix2pix's value
-    "discriminator": "image",         # image: conv + dense, one logit per image; patch: PatchGAN
-    "generator_filters": 16,          # f of the U-Net; 16 keeps a step cheap on CPU
-    "discriminator_filters": 32,
+    "task": Option("denoise", "The degradation G learns to undo (colorize needs RGB data).",
+                   choices=degradations.TASKS),
+    "noise_sigma": Option(0.3, "denoise: Gaussian sigma in [0, 1] pixel units."),
+    "mask_size": Option(14, "inpaint: side of the square hole (a quarter of a 28x28 image)."),
+    "scale": Option(4, "superres: downsampling factor."),
+    "l1_weight": Option(100.0, "lambda of the L1 term (pix2pix's value)."),
+    "discriminator": Option("image", "image: conv + dense, one logit per image; patch: PatchGAN.",
+                            choices=DISCRIMINATORS),
+    "generator_filters": Option(16, "f of the U-Net; 16 keeps a step cheap on CPU."),
+    "discriminator_filters": Option(32, "Filters of D's first convolution."),
 }
-
-DISCRIMINATORS = ("image", "patch")
 DOWNSAMPLING = 4  # G halves the image twice
 PIXEL_RANGE = "symmetric"  # [-1, 1], as pix2pix
 
@@ -65,9 +66,14 @@ def check_options(config, image_shape):
                      f"{DOWNSAMPLING}; got {height}x{width}. Set --image_size, e.g. --image_size=32.")
   if options["task"] == "superres" and (height % options["scale"] or width % options["scale"]):
     raise ValueError(f"--scale={options['scale']} must divide the image size {height}x{width}.")
-  if options["discriminator"] not in DISCRIMINATORS:
-    raise ValueError(f"--discriminator={options['discriminator']!r} is not one of "
-                     f"{', '.join(DISCRIMINATORS)}.")
+  if options["noise_sigma"] < 0:
+    raise ValueError(f"--noise_sigma must be 0 or more (a standard deviation in [0, 1] pixel units), got "
+                     f"{options['noise_sigma']}.")
+  if not 1 <= options["mask_size"] <= min(height, width):
+    raise ValueError(f"--mask_size must be between 1 and the image side {min(height, width)}, got "
+                     f"{options['mask_size']}.")
+  if options["scale"] < 1:
+    raise ValueError(f"--scale must be 1 or more, got {options['scale']}.")
   if options["l1_weight"] < 0:
     raise ValueError(f"--l1_weight must be >= 0, got {options['l1_weight']}.")
   for name in ("generator_filters", "discriminator_filters"):
@@ -76,12 +82,10 @@ def check_options(config, image_shape):
 
 
 def build_generator(config, image_shape):
-  check_options(config, image_shape)
   return networks.build_generator(image_shape, config.options["generator_filters"], PIXEL_RANGE)
 
 
 def build_discriminator(config, image_shape):
-  check_options(config, image_shape)
   return networks.build_discriminator(image_shape, config.options["discriminator_filters"],
                                       config.options["discriminator"])
 
@@ -120,6 +124,11 @@ SPEC = register(ModelSpec(
     build_discriminator=build_discriminator,
     defaults=DEFAULTS,
     options=OPTIONS,
+    tuning=TUNING,
+    check_options=check_options,
+    smoke={"train_split": "train[:256]", "batch_size": 16},
+    variants={task: {"options": {"task": task}} for task in ("denoise", "inpaint", "superres")},
+    tools=("restore",),
     pixel_range=PIXEL_RANGE,
     description="conditional image-to-image restoration GAN, U-Net G, pair D, adversarial + L1 (004)",
     prepare_batch=degrade_batch,

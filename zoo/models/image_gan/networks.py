@@ -27,6 +27,12 @@ class ClipWhenInferring(layers.Layer):
   def get_config(self):
     return {**super().get_config(), "low": self.low, "high": self.high}
 
+  def to_stock(self):
+    """The clip as stock layers (clip(x) = ReLU(x - low, max = high - low) + low), for exports."""
+    return keras.Sequential([layers.Rescaling(1.0, offset=-self.low),
+                             layers.ReLU(max_value=self.high - self.low),
+                             layers.Rescaling(1.0, offset=self.low)], name=self.name)
+
 
 def _conv(filters, kernel, strides=1):
   return layers.Conv2D(filters, kernel, strides=strides, padding="same")

@@ -1,0 +1,204 @@
+"""What every registered model (and each of its variants) must do, generated from the registry.
+
+A model added with `register(ModelSpec(...))` is covered here with no new test code: forward and
+backward on real data, 1 vs 2 replicas, bit-exact resume, an export that loads and runs without the
+zoo, and every command-line tool either working on it or refusing it with a clear message.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import REPO
+from tests.helpers import assert_one_and_two_replicas_agree, model_variants, smoke_config
+from zoo import data
+from zoo import models
+from zoo import pixels
+from zoo import runs
+from zoo import training
+from zoo.training import step as step_lib
+
+VARIANTS = model_variants()
+IDS = [f"{model}-{variant}" for model, variant in VARIANTS]
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=IDS)
+def smoke_run(request, tmp_path_factory):
+  """A finished smoke run of one model variant: (spec, config)."""
+  model, variant = request.param
+  config = smoke_config(model, variant, tmp_path_factory.mktemp(f"{model}-{variant}"))
+  training.fit(config, log=lambda *_: None)
+  return models.get_model(model), config
+
+
+def checkpoint_values(logdir):
+  reader = tf.train.load_checkpoint(runs.latest_checkpoint(logdir))
+  return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+          if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+@pytest.mark.parametrize("model,variant", VARIANTS, ids=IDS)
+def test_forward_and_backward_on_real_data(model, variant, tmp_path):
+  config = smoke_config(model, variant, tmp_path)
+  trainer = training.GANTrainer(config)
+  batch = trainer.fixed_batch(config.batch_size)
+  z = step_lib.noise(config, 0, 0, config.batch_size)
+  fake = trainer.sample_grid()  # runs G in inference mode through the model's grid hooks
+  assert fake.dtype == np.uint8 and fake.ndim == 3
+  outputs = trainer.generator(trainer.spec.generator_input(batch, z), training=False)
+  images = outputs["images"] if isinstance(outputs, dict) else outputs
+  low, high = pixels.bounds(trainer.spec.pixel_range)
+  assert images.shape == batch["real"].shape
+  assert np.isfinite(images.numpy()).all()
+  assert images.numpy().min() >= low and images.numpy().max() <= high
+  logits = trainer.discriminator(trainer.spec.discriminator_input(batch, batch["real"]), training=False)
+  assert logits.shape[0] == config.batch_size and logits.shape[-1] == 1
+  d_grads, g_grads, metrics = trainer.gan_step.losses_and_gradients(batch, z, config.batch_size)
+  for network, grads in ((trainer.discriminator, d_grads), (trainer.generator, g_grads)):
+    missing = [v.path for v, g in zip(network.trainable_variables, grads) if g is None]
+    assert not missing, f"{network.name}: no gradient for {missing}"
+    assert all(np.isfinite(g.numpy()).all() for g in grads), network.name
+    assert any(np.abs(g.numpy()).max() > 0 for g in grads), f"{network.name}: all gradients are zero"
+  assert all(np.isfinite(float(value)) for value in metrics.values()), metrics
+
+
+@pytest.mark.parametrize("model,variant", VARIANTS, ids=IDS)
+def test_one_and_two_replicas_give_the_same_update(model, variant, tmp_path):
+  # float32: bfloat16 rounding differs with the split of the batch, and Adam's first steps turn any
+  # difference in a near-zero gradient into a full learning-rate step.
+  assert_one_and_two_replicas_agree(smoke_config(model, variant, tmp_path, precision="float32"))
+
+
+@pytest.mark.parametrize("model,variant", VARIANTS, ids=IDS)
+def test_resume_is_bit_exact(model, variant, tmp_path):
+  quiet = dict(log=lambda *_: None)
+  whole = smoke_config(model, variant, tmp_path / "whole", steps=4)
+  training.fit(whole, **quiet)
+  training.fit(smoke_config(model, variant, tmp_path / "split", steps=2), **quiet)
+  split = smoke_config(model, variant, tmp_path / "split", steps=4)
+  training.fit(split, **quiet)  # a new trainer: restores step 2, continues to 4
+  resumed, expected = checkpoint_values(split.logdir), checkpoint_values(whole.logdir)
+  assert resumed.keys() == expected.keys()
+  for name in expected:
+    np.testing.assert_array_equal(resumed[name], expected[name], err_msg=name)
+  assert int(expected[runs.GAN_STEP_KEY]) == 4
+
+
+_RUN_EXPORT_WITHOUT_THE_ZOO = """
+import json, sys
+sys.modules["zoo"] = None  # any import of the zoo fails from here on
+import keras, numpy as np, tensorflow as tf
+folder, inputs_path, low = sys.argv[1], sys.argv[2], float(sys.argv[4])
+inputs = np.load(inputs_path)["inputs"]
+serve = tf.saved_model.load(folder + "/saved_model").signatures["serving_default"]
+name = list(serve.structured_input_signature[1])[0]
+served = serve(**{name: tf.constant(inputs)})["images"].numpy()
+model = keras.saving.load_model(folder + "/generator.keras")
+model_inputs = inputs.astype("float32") if name == "z" else low + (1 - low) * inputs.astype("float32") / 255
+np.savez(sys.argv[3], served=served, keras=np.asarray(model(model_inputs, training=False)))
+print(json.dumps({"input": name}))
+"""
+
+
+def _export_inputs(spec, config):
+  """What an export's signature takes: z, or uint8 images from the run's training data."""
+  if spec.samples_from_noise:
+    return np.random.default_rng(0).normal(size=(3, config.latent_dim)).astype(np.float32)
+  images = data.load_images(config.dataset, config.train_split, config.data_dir, config.image_size)
+  return np.stack(list(images.take(3).as_numpy_iterator()))
+
+
+def test_export_loads_and_runs_without_the_zoo(smoke_run, tmp_path):
+  from zoo import export
+  spec, config = smoke_run
+  export.export_generator(config.logdir, str(tmp_path / "exported"))
+  inputs = _export_inputs(spec, config)
+  np.savez(tmp_path / "inputs.npz", inputs=inputs)
+  result = subprocess.run([sys.executable, "-c", _RUN_EXPORT_WITHOUT_THE_ZOO, str(tmp_path / "exported"),
+                           str(tmp_path / "inputs.npz"), str(tmp_path / "outputs.npz"),
+                           str(pixels.bounds(config.pixel_range)[0])],
+                          cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert json.loads(result.stdout.strip().splitlines()[-1])["input"] == (
+      "z" if spec.samples_from_noise else "inputs")
+  outputs = np.load(tmp_path / "outputs.npz")
+  served, keras_images = outputs["served"], outputs["keras"]
+  assert served.dtype == np.uint8 and served.shape == (3,) + data.image_shape(
+      config.dataset, config.image_size, config.data_dir)
+  # The zoo's own generator on the same inputs gives the same images.
+  generator, _ = runs.restore_generator(config.logdir)
+  if spec.samples_from_noise:
+    expected = generator(tf.constant(inputs), training=False)
+  else:
+    model_inputs = pixels.to_model_range(inputs, config.pixel_range)
+    outputs = generator(spec.generator_input({"real": model_inputs, "degraded": model_inputs,
+                                               "noise": tf.zeros([3, 1])}, None), training=False)
+    expected = outputs["images"] if isinstance(outputs, dict) else outputs
+  expected = pixels.to_uint8(expected, config.pixel_range).numpy()
+  assert np.abs(served.astype(int) - expected.astype(int)).max() <= 1
+  assert np.abs(pixels.to_uint8(keras_images, config.pixel_range).numpy().astype(int)
+                - expected.astype(int)).max() <= 1
+
+
+def test_sample_works_or_refuses_clearly(smoke_run, tmp_path):
+  from zoo import sample
+  spec, config = smoke_run
+  out = str(tmp_path / "samples.npz")
+  if spec.samples_from_noise:
+    samples = sample.write_samples(config.logdir, 5, out)
+    assert samples.shape[0] == 5 and samples.dtype == np.uint8
+  else:
+    with pytest.raises(ValueError, match="cannot be sampled"):
+      sample.write_samples(config.logdir, 5, out)
+
+
+def test_evaluate_works_or_refuses_clearly(smoke_run):
+  from zoo import evaluate
+  spec, config = smoke_run
+  if spec.samples_from_noise:
+    record = evaluate.evaluate_run(config.logdir, num_samples=50)
+    assert record["step"] == config.steps and np.isfinite(record["metrics"]["fid"])
+  else:
+    with pytest.raises(ValueError, match="cannot be sampled"):
+      evaluate.evaluate_run(config.logdir, num_samples=50)
+
+
+def test_restore_works_or_refuses_clearly(smoke_run, tmp_path):
+  from zoo import images, restore
+  spec, config = smoke_run
+  image = _export_inputs(models.get_model("image_gan"), config)[0]
+  images.write_png(str(tmp_path / "in.png"), image)
+  if "restore" in spec.tools:
+    restored = restore.restore_file(config.logdir, str(tmp_path / "in.png"), str(tmp_path / "out.png"))
+    assert restored.shape == image.shape and os.path.exists(tmp_path / "out.png")
+  else:
+    with pytest.raises(ValueError, match="zoo.restore cannot apply"):
+      restore.restore_file(config.logdir, str(tmp_path / "in.png"), str(tmp_path / "out.png"))
+
+
+def test_compress_works_or_refuses_clearly(smoke_run, tmp_path):
+  from zoo.models.compression_gan import codec as codec_lib
+  spec, config = smoke_run
+  image = _export_inputs(models.get_model("compression_gan"), config)[0]
+  if "compress" in spec.tools and config.options.get("mode") == "codec":
+    codec = codec_lib.Codec.from_run(config.logdir)
+    decoded = codec.decode(codec.encode(image))
+    assert decoded.shape == image.shape and decoded.dtype == np.uint8
+  else:
+    with pytest.raises(codec_lib.CodecError):
+      codec_lib.Codec.from_run(config.logdir)
+
+
+def test_unknown_model_lists_valid_names():
+  with pytest.raises(ValueError, match="Valid names: .*dense_gan"):
+    models.get_model("no_such_gan")
+
+
+def test_registering_a_name_twice_fails():
+  with pytest.raises(ValueError, match="registered twice"):
+    models.register(models.get_model("dense_gan"))

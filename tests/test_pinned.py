@@ -1,0 +1,72 @@
+"""Behaviour pinned across refactors: each model's weights after 3 training steps, recorded before a move.
+
+tests/pinned_weights.json holds, per case, the resolved config it ran with and the sum and L2 norm of
+every weight of G and D, at initialisation and after 3 steps of `zoo.training.fit` on real MNIST. It
+was written at commit 7e0644e (before the trainer was split into zoo/training/), so every number in
+docs/ that those settings produced still reproduces while this test passes. Settings added since then
+take the values that reproduce the old step (LEGACY below).
+"""
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+
+from zoo import config as config_lib
+from zoo import runs
+from zoo import training
+
+PINNED = os.path.join(os.path.dirname(__file__), "pinned_weights.json")
+# What the trainer did before these settings existed.
+LEGACY = {}
+
+with open(PINNED) as f:
+  CASES = json.load(f)
+
+
+def weight_stats(model):
+  return {w.path: [float(np.sum(np.asarray(w.numpy(), np.float64))),
+                   float(np.sqrt(np.sum(np.square(np.asarray(w.numpy(), np.float64)))))]
+          for w in model.weights}
+
+
+def _config(case, logdir, data_dir):
+  stored = dict(CASES[case]["config"])
+  model, options = stored.pop("model"), stored.pop("options")
+  stored.pop("pixel_range")
+  overrides = {**LEGACY, **stored, "data_dir": data_dir, "options": options}
+  return config_lib.resolve(model, logdir, overrides)
+
+
+def _by_layer_kind(stats):
+  """{"dense/kernel": sorted [sum, norm] pairs}: Keras numbers auto-named layers per process
+  ("dense_2" or "dense_20"), so weights are matched by kind and value, not by their numbered name."""
+  grouped = {}
+  for path, values in stats.items():
+    kind = "/".join(re.sub(r"_\d+$", "", part) for part in path.split("/"))
+    grouped.setdefault(kind, []).append(values)
+  return {kind: sorted(values, key=lambda v: (v[1], v[0])) for kind, values in grouped.items()}
+
+
+def _assert_stats_equal(got, expected, what):
+  got, expected = _by_layer_kind(got), _by_layer_kind(expected)
+  assert got.keys() == expected.keys(), (what, sorted(set(got) ^ set(expected)))
+  for kind in expected:
+    # Float sums: the same kernels give the same bits; allow for a differently ordered reduction on
+    # another CPU. A changed step moves every weight by ~1e-4 or more, far outside this tolerance.
+    np.testing.assert_allclose(got[kind], expected[kind], rtol=1e-6, atol=1e-7, err_msg=f"{what} {kind}")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_weights_after_three_steps_are_the_pinned_ones(case, tmp_path, data_dir):
+  config = _config(case, str(tmp_path), data_dir)
+  training.fit(config, log=lambda *_: None)
+  trainer = training.GANTrainer(config)
+  for part, model in (("generator", trainer.generator), ("discriminator", trainer.discriminator)):
+    _assert_stats_equal(weight_stats(model), CASES[case]["initial"][part], f"{case} initial {part}")
+  trainer.checkpoint.restore(runs.latest_checkpoint(config.logdir)).expect_partial()
+  for part, model in (("generator", trainer.generator), ("discriminator", trainer.discriminator)):
+    _assert_stats_equal(weight_stats(model), CASES[case]["trained"][part], f"{case} trained {part}")
+

@@ -1,0 +1,62 @@
+"""The pictures a run shows: the fixed noise batch through G, or rows of fixed inputs and outputs."""
+import numpy as np
+import tensorflow as tf
+
+from zoo import data
+from zoo import images
+from zoo import pixels
+from zoo import sampling
+from zoo.training import step as step_lib
+
+GRID_SEED = 0x5EED  # the fixed noise (and fixed input batch) shown every `image_every` steps
+CONDITIONAL_GRID_COLUMNS = 16
+
+
+def grid_noise(config):
+  return tf.random.stateless_normal([config.num_grid_images, config.latent_dim],
+                                    seed=[config.seed, GRID_SEED])
+
+
+class Grids:
+  """Builds uint8 grid images of a run's models; the fixed input batch is loaded once."""
+
+  def __init__(self, config, spec, state):
+    self.config = config
+    self.spec = spec
+    self.state = state
+    self._fixed_batch = None
+
+  def fixed_batch(self, size):
+    """The first `size` training images, prepared as a batch with a fixed seed."""
+    if self._fixed_batch is None:
+      config = self.config
+      real = data.load_images(config.dataset, config.train_split, config.data_dir,
+                              config.image_size).batch(size).take(1).get_single_element()
+      real = pixels.to_model_range(real, config.pixel_range)
+      batch = real
+      if self.spec.prepare_batch is not None:
+        batch = self.spec.prepare_batch(config, real, tf.constant([config.seed, GRID_SEED], tf.int64))
+      self._fixed_batch = step_lib.as_batch(batch)
+    return self._fixed_batch
+
+  def _grid(self, rows, columns=0):
+    uint8_rows = [pixels.to_uint8(row, self.config.pixel_range).numpy() for row in rows]
+    return images.make_grid(np.concatenate(uint8_rows), columns)
+
+  def samples(self, generator):
+    """The fixed noise batch through `generator`; for conditional models, rows of inputs and outputs."""
+    if self.spec.samples_from_noise and self.spec.grid_rows is None:
+      return self._grid([sampling.generated_images(generator(grid_noise(self.config), training=False))])
+    columns = min(self.config.num_grid_images, CONDITIONAL_GRID_COLUMNS)
+    batch = self.fixed_batch(columns)
+    z = grid_noise(self.config)[:columns]
+    fake = sampling.generated_images(generator(self.spec.generator_input(batch, z), training=False))
+    rows = self.spec.grid_rows(batch, fake) if self.spec.grid_rows else [fake]
+    return self._grid(rows, columns)
+
+  def reconstructions(self):
+    """Pretraining: fixed training images above what the pretrained model makes of them."""
+    columns = min(self.config.num_grid_images, CONDITIONAL_GRID_COLUMNS)
+    real = self.fixed_batch(columns)["real"]
+    outputs = self.state.pretrained(real, training=False)
+    return self._grid([real, sampling.generated_images(outputs)], columns)

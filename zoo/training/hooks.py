@@ -1,0 +1,134 @@
+"""What the loop does between compiled calls, each a small hook: progress, grids, evaluation, checkpoints.
+
+A hook says how often it runs (`every`, in steps of its phase; it also runs at the end of a phase) and
+what it does then (`run(moment)`); `record` sees every call's metrics. The loop returns to Python at
+the next step any hook is due, so adding a hook never means editing the loop.
+"""
+import dataclasses
+import os
+import time
+
+import tensorflow as tf
+
+from zoo import images
+
+_LABELS = {"d_real": "D(x)", "d_fake": "D(G(z))"}
+
+
+@dataclasses.dataclass
+class Moment:
+  """Where the loop is when it returns to Python."""
+  phase: "object"         # zoo.training.loop.Phase
+  step: int               # the phase's own step
+  global_step: int        # steps over all phases: checkpoint numbers and TensorBoard steps
+  done: bool              # the phase has reached its last step
+  interrupted: bool       # SIGINT/SIGTERM arrived: save and stop
+  values: dict            # what earlier hooks of this moment reported (progress means, eval scores)
+
+
+class Hook:
+  every = 0
+
+  def due(self, moment) -> bool:
+    return moment.done or bool(self.every and moment.step % self.every == 0)
+
+  def record(self, metrics, num_steps, seconds):
+    """Called after every compiled call with its mean metrics."""
+
+  def run(self, moment):
+    """Does the hook's job; may add entries to `moment.values`."""
+
+
+class Progress(Hook):
+  """Running means between log points, images/s and the ETA: TensorBoard scalars and the terminal line."""
+
+  def __init__(self, config, phase, start_step, log):
+    self.every = config.log_every
+    self.batch_size = config.batch_size
+    self.phase = phase
+    self.start_step = start_step
+    self.log = log
+    self.start_time = time.time()
+    self._reset()
+
+  def _reset(self):
+    self.sums = dict.fromkeys(self.phase.metric_names, 0.0)
+    self.steps = 0
+    self.busy_seconds = 0.0
+
+  def record(self, metrics, num_steps, seconds):
+    for name in self.phase.metric_names:
+      self.sums[name] += metrics[name] * num_steps
+    self.steps += num_steps
+    self.busy_seconds += seconds
+
+  def run(self, moment):
+    means = {name: total / max(self.steps, 1) for name, total in self.sums.items()}
+    means["images_per_second"] = self.steps * self.batch_size / max(self.busy_seconds, 1e-9)
+    if self.phase.on_log:
+      means.update(self.phase.on_log())
+    for name, value in means.items():
+      tf.summary.scalar(f"{self.phase.name}/{name}", value, step=moment.global_step)
+    self.log(self._line(moment.step, means))
+    moment.values.update(means)
+    self._reset()
+
+  def _line(self, step, means):
+    elapsed = time.time() - self.start_time
+    eta = elapsed / max(step - self.start_step, 1) * (self.phase.total_steps - step)
+    values = " ".join(f"{_LABELS.get(name, name)} {means[name]:.4f}" for name in self.phase.metric_names)
+    extra = "".join(f" | {name} {value:.4f}" for name, value in means.items()
+                    if name not in self.phase.metric_names and name != "images_per_second")
+    prefix = "" if self.phase.name == "train" else f"{self.phase.name} "
+    return (f"{prefix}step {step}/{self.phase.total_steps} | {values}"
+            f" | {means['images_per_second']:.0f} img/s | ETA {duration(eta)}{extra}")
+
+
+class Grid(Hook):
+  """The phase's grid image to TensorBoard and, on the chief, to samples/<prefix>step_N.png."""
+
+  def __init__(self, config, phase, samples_dir, chief):
+    self.every = config.image_every
+    self.phase = phase
+    self.samples_dir = samples_dir
+    self.chief = chief
+
+  def run(self, moment):
+    grid = self.phase.grid()
+    tf.summary.image(self.phase.grid_tag, grid[None], step=moment.global_step)
+    if self.chief:
+      prefix = "" if self.phase.name == "train" else f"{self.phase.name}_"
+      images.write_png(os.path.join(self.samples_dir, f"{prefix}step_{moment.step:08d}.png"), grid)
+
+
+class Evaluation(Hook):
+  """`evaluator(step) -> {name: value}` every --eval_every steps, to TensorBoard under eval/."""
+
+  def __init__(self, every, evaluator):
+    self.every = every
+    self.evaluator = evaluator
+
+  def run(self, moment):
+    for name, value in self.evaluator(moment.step).items():
+      tf.summary.scalar(f"eval/{name}", value, step=moment.global_step)
+      moment.values[f"eval/{name}"] = value
+
+
+class Checkpoint(Hook):
+  """A checkpoint every --checkpoint_every steps, at a phase's end, and when a signal arrives."""
+
+  def __init__(self, config, manager):
+    self.every = config.checkpoint_every
+    self.manager = manager
+
+  def due(self, moment):
+    return moment.interrupted or super().due(moment)
+
+  def run(self, moment):
+    self.manager.save(checkpoint_number=moment.global_step)  # every worker takes part (collectives)
+
+
+def duration(seconds):
+  seconds = int(seconds)
+  return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
+      f"{seconds // 60}m{seconds % 60:02d}s"

@@ -1,0 +1,224 @@
+"""The training loop: phases of compiled multi-step calls, with hooks in between, resumable at any step.
+
+`fit(config)` trains (or resumes) the run in `config.logdir` to `config.steps`. A model with a
+pretraining phase runs it first, then the adversarial phase; both share one checkpoint, and checkpoint
+numbers and TensorBoard steps count steps over both.
+"""
+import dataclasses
+import os
+import signal
+import threading
+import time
+from typing import Callable, Optional
+
+import tensorflow as tf
+
+from zoo import config as config_lib
+from zoo import distribute
+from zoo import models
+from zoo import runs
+from zoo.training import hooks as hooks_lib
+
+
+class NonFiniteLossError(RuntimeError):
+  pass
+
+
+class TrainingInterrupted(Exception):
+  """Raised after SIGINT/SIGTERM once a checkpoint of the current step is written."""
+
+
+def compile_loop(strategy, replica_fn, counter, num_metrics, batches_per_step):
+  """A tf.function running `num_steps` steps of `replica_fn`; returns mean metrics and the first bad step.
+
+  `strategy.run` inside one tf.function looping over steps is what works under MirroredStrategy with
+  several steps per call (Keras' fit with steps_per_execution > 1 fails there when slots are lazy).
+  """
+  def run(iterator, num_steps):
+    totals = tf.zeros([num_metrics], tf.float32)
+    first_bad_step = tf.constant(-1, tf.int64)
+    for _ in tf.range(num_steps):
+      batches = tuple(next(iterator) for _ in range(batches_per_step))
+      per_replica = strategy.run(replica_fn, args=(batches, counter.read_value()))
+      metrics = tf.stack([strategy.reduce(tf.distribute.ReduceOp.SUM, m, axis=None) for m in per_replica])
+      finite = tf.reduce_all(tf.math.is_finite(metrics))
+      first_bad_step = tf.where((first_bad_step < 0) & ~finite, counter.read_value(), first_bad_step)
+      totals += metrics
+      counter.assign_add(1)
+    return totals / tf.cast(num_steps, tf.float32), first_bad_step
+  return tf.function(run)
+
+
+@dataclasses.dataclass
+class Phase:
+  """One stage of a run, as `fit` drives it."""
+  name: str                 # TensorBoard prefix of its scalars
+  counter: tf.Variable      # its step, saved in the checkpoint
+  total_steps: int
+  metric_names: tuple
+  run: Callable             # (iterator, num_steps) -> (metrics, first bad step)
+  batches_per_step: int
+  grid: Callable            # () -> uint8 image
+  grid_tag: str
+  on_log: Optional[Callable] = None    # () -> {name: value} of extra scalars, e.g. a validation loss
+  evaluate: bool = False               # whether --eval_every scores this phase
+  on_start: Optional[Callable] = None  # run once, when the phase starts from its step 0
+
+
+class _SignalCatcher:
+  """Turns SIGINT/SIGTERM into a flag the loop checks between calls, so it can save first."""
+
+  def __init__(self):
+    self.received = None
+    self._previous = {}
+
+  def __enter__(self):
+    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
+      for sig in (signal.SIGINT, signal.SIGTERM):
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    if self.received is not None:  # a second signal: the user really wants out now
+      raise KeyboardInterrupt
+    self.received = signal.Signals(signum).name
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def _checkpoint_dir(config, strategy):
+  """Where this worker writes checkpoints: the chief into the run, others into their own folder.
+
+  Non-chief workers keep theirs (checkpoints/.worker_<id>) so their weights can be checked against
+  the chief's; only the chief's are read on resume.
+  """
+  directory = runs.checkpoint_dir(config.logdir)
+  if distribute.is_chief(strategy):
+    return directory
+  _, task_id = distribute.task(strategy)
+  return os.path.join(directory, f".worker_{task_id}")
+
+
+def _check_logdir(config):
+  if os.path.exists(config.logdir) and not os.path.isdir(config.logdir):
+    raise ValueError(f"--logdir={config.logdir!r} is a file; give a folder for the run (new or existing).")
+
+
+def _check_resumable(config, log):
+  """Refuses settings that would change what an existing checkpoint means; returns its path or None."""
+  latest = (runs.latest_checkpoint(config.logdir, log, doing="resuming from")
+            if os.path.isdir(config.logdir) else None)
+  if latest is not None:
+    config_lib.check_resumable(config_lib.load(config.logdir), config)
+  return latest
+
+
+def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=print):
+  """Trains (or resumes) the run in `config.logdir` to `config.steps`; returns the last logged values.
+
+  `evaluator(generator, step) -> {name: value}` is called every `config.eval_every` GAN steps and its
+  values go to TensorBoard under `eval/`. Nothing is written to the run folder before the model's
+  options and the data have been checked.
+  """
+  from zoo.training.trainer import GANTrainer  # the trainer builds phases of this module's loop
+  strategy = strategy or tf.distribute.get_strategy()
+  spec = spec or models.get_model(config.model)
+  chief = distribute.is_chief(strategy)
+  _check_logdir(config)
+  latest = _check_resumable(config, log)
+  trainer = GANTrainer(config, strategy, spec)
+  manager = tf.train.CheckpointManager(trainer.checkpoint, _checkpoint_dir(config, strategy),
+                                       max_to_keep=config.keep_checkpoints)
+  if latest is not None:
+    trainer.checkpoint.restore(latest).assert_existing_objects_matched()
+    log(f"Resumed from {latest} at step {int(trainer.step.numpy())}"
+        + (f" (pretraining step {int(trainer.state.pretrain_step.numpy())})" if trainer.pretrained else "")
+        + ".")
+  phases = [p for p in trainer.phases() if int(p.counter.numpy()) < p.total_steps]
+  if not phases:
+    log(f"{config.logdir} has already reached step {int(trainer.step.numpy())} of {config.steps}; "
+        "nothing to do.")
+    return {}
+  began, first_step = time.time(), trainer.state.global_step
+  last = {}
+  writer = None
+  with _SignalCatcher() as signals:
+    for phase in phases:
+      start = int(phase.counter.numpy())
+      iterator = trainer.distributed_batches(start, download, phase.batches_per_step)
+      if writer is None:  # the data is readable: now the run folder may be written
+        writer = _open_run_folder(config, chief)
+      if start == 0 and phase.on_start:
+        phase.on_start()
+      phase_hooks = _hooks(config, trainer, phase, start, manager, chief, evaluator, log)
+      with writer.as_default():
+        last = _run_phase(trainer, phase, iterator, start, phase_hooks, signals, manager)
+  steps = trainer.state.global_step - first_step
+  log(_summary(config, steps, time.time() - began))
+  return last
+
+
+def _open_run_folder(config, chief):
+  if not chief:
+    return tf.summary.create_noop_writer()
+  config_lib.save(config)
+  os.makedirs(os.path.join(config.logdir, runs.SAMPLES), exist_ok=True)
+  return tf.summary.create_file_writer(config.logdir)
+
+
+def _hooks(config, trainer, phase, start, manager, chief, evaluator, log):
+  samples_dir = os.path.join(config.logdir, runs.SAMPLES)
+  hooks = [hooks_lib.Progress(config, phase, start, log), hooks_lib.Grid(config, phase, samples_dir, chief)]
+  if phase.evaluate and evaluator and config.eval_every:
+    hooks.append(hooks_lib.Evaluation(config.eval_every,
+                                      lambda step: evaluator(trainer.generator, step)))
+  hooks.append(hooks_lib.Checkpoint(config, manager))
+  return hooks
+
+
+def _next_stop(step, phase, phase_hooks):
+  """The first step after `step` at which some hook is due, or the phase's end."""
+  return min([phase.total_steps] + [(step // h.every + 1) * h.every for h in phase_hooks if h.every])
+
+
+def _run_phase(trainer, phase, iterator, start, phase_hooks, signals, manager):
+  """Runs one phase from its saved step to its end; returns the values of its last moment."""
+  config = trainer.config
+  label = "step" if phase.name == "train" else f"{phase.name} step"
+  values = {}
+  step = start
+  while step < phase.total_steps:
+    num_steps = min(config.steps_per_call, _next_stop(step, phase, phase_hooks) - step)
+    began = time.time()
+    metrics, bad_step = phase.run(iterator, num_steps)
+    seconds = time.time() - began
+    for hook in phase_hooks:
+      hook.record(metrics, num_steps, seconds)
+    if bad_step >= 0:
+      kept = (f"the latest checkpoint, {manager.latest_checkpoint}, is the last good state"
+              if manager.latest_checkpoint else "no checkpoint had been written yet")
+      raise NonFiniteLossError(
+          f"Non-finite loss at {label} {bad_step} (means of that call: {metrics}). Training "
+          f"stopped; {kept}. Try lower learning rates or --precision=float32.")
+    step += num_steps
+    moment = hooks_lib.Moment(phase, step, trainer.state.global_step, step == phase.total_steps,
+                              signals.received is not None, {})
+    for hook in phase_hooks:
+      if hook.due(moment):
+        hook.run(moment)
+    if moment.values:
+      values = moment.values
+    tf.summary.flush()
+    if signals.received and not (moment.done and phase.name == "train"):
+      raise TrainingInterrupted(f"{signals.received} received: saved {label} {step} to "
+                                f"{manager.latest_checkpoint}; run the same command to resume.")
+  return values
+
+
+def _summary(config, steps, seconds):
+  images = steps * config.batch_size
+  return (f"Done: {steps} steps in {hooks_lib.duration(seconds)} ({images / max(seconds, 1e-9):.0f} img/s "
+          f"overall); checkpoints in {runs.checkpoint_dir(config.logdir)}, samples in "
+          f"{os.path.join(config.logdir, runs.SAMPLES)}, TensorBoard: tensorboard --logdir={config.logdir}")

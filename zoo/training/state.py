@@ -1,0 +1,65 @@
+"""What a run's checkpoint holds: G, D, their optimisers, the step counters (and a pretraining model).
+
+Everything random in a step is a pure function of (seed, step) (noise, data order, augmentation), so
+these variables are all a run needs to resume bit-exactly.
+"""
+import keras
+import tensorflow as tf
+
+from zoo import layers
+from zoo import optimizers
+from zoo import runs
+
+
+def make_optimizer(config, learning_rate):
+  optimizer = optimizers.FusedAdam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
+  if config.precision == "mixed_float16":
+    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+  return optimizer
+
+
+def step_counter():
+  return tf.Variable(0, dtype=tf.int64, trainable=False,
+                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+
+class TrainState:
+  """Builds the run's variables under `strategy` and the config's dtype policy.
+
+  The build order is part of the numbers: the initial weights follow --seed through Keras' global RNG,
+  so networks are built in a fixed order (G, D, then the pretraining model).
+  """
+
+  def __init__(self, config, spec, strategy, image_shape):
+    self.pretraining = spec.pretraining
+    keras.utils.set_random_seed(config.seed)
+    with strategy.scope(), layers.dtype_policy(config.precision):
+      self.generator = spec.build_generator(config, image_shape)
+      self.discriminator = spec.build_discriminator(config, image_shape)
+      self.g_optimizer = make_optimizer(config, config.g_learning_rate)
+      self.d_optimizer = make_optimizer(config, config.d_learning_rate)
+      # Slots are created now, not lazily inside the compiled loop (which fails under Mirrored).
+      self.g_optimizer.build(self.generator.trainable_variables)
+      self.d_optimizer.build(self.discriminator.trainable_variables)
+      self.step = step_counter()
+      self.pretrain_step = step_counter()
+      self.pretrained = self.p_optimizer = None
+      if self.pretraining is not None:
+        self.pretrained = self.pretraining.build(config, image_shape)
+        self.p_optimizer = make_optimizer(config,
+                                          config.options[self.pretraining.learning_rate_option])
+        self.p_optimizer.build(self.pretrained.trainable_variables)
+    self.checkpoint = tf.train.Checkpoint(**self._trackables())
+
+  def _trackables(self):
+    objects = {runs.GENERATOR: self.generator, "discriminator": self.discriminator,
+               "g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer, "step": self.step}
+    if self.pretrained is not None:
+      objects.update({self.pretraining.name: self.pretrained, "p_optimizer": self.p_optimizer,
+                      "pretrain_step": self.pretrain_step})
+    return objects
+
+  @property
+  def global_step(self) -> int:
+    """Steps over all phases: checkpoint numbers and TensorBoard steps."""
+    return int(self.step.numpy()) + int(self.pretrain_step.numpy())
