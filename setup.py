@@ -23,5 +23,19 @@ setup(
         # The entropy coder behind compression_gan's bitstreams (tensorflow-compression has no TF 2.21 build).
         "constriction",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        # scipy: the classical baselines of experiments/baselines.py; scikit-image: the public-domain
+        # photos behind `python -m zoo.photo_patches` (and the RGB tests).
+        "test": ["pytest", "scipy", "scikit-image"],
+        "photos": ["scikit-image"],
+    },
+    entry_points={"console_scripts": [
+        "zoo-train=zoo.train:run",
+        "zoo-sample=zoo.sample:run",
+        "zoo-export=zoo.export:run",
+        "zoo-evaluate=zoo.evaluate:run",
+        "zoo-restore=zoo.restore:run",
+        "zoo-compress=zoo.compress:run",
+        "zoo-photo-patches=zoo.photo_patches:run",
+    ]},
 )

@@ -235,7 +235,7 @@ def initial_generator(logdir):
     gan.checkpoint.restore(boundary).expect_partial()
     if gan.step.numpy() != 0:
       raise ValueError(f"{boundary} is not the end of the pretraining (GAN step {gan.step.numpy()}).")
-  gan.initialize_generator_from_pretraining()
+  gan.start_gan_phase()
   return gan.generator, config
 
 

@@ -144,7 +144,7 @@ def test_pretraining_runs_first_logs_and_initialises_the_generator(tmp_path, dat
 def test_the_generator_starts_from_the_pretrained_weights(tmp_path, data_dir):
   config = _config(tmp_path, data_dir, PRETRAINED, steps=2)
   trainer = training.GANTrainer(config, spec=PRETRAINED)
-  trainer.initialize_generator_from_pretraining()
+  trainer.start_gan_phase()
   for a, b in zip(trainer.generator.layers[-2].get_weights(), trainer.pretrained.layers[-2].get_weights()):
     np.testing.assert_array_equal(a, b)
 

@@ -14,6 +14,8 @@ import os
 from typing import Any, Dict, Mapping, Optional
 
 from zoo import models
+from zoo.training import augment
+from zoo.training import losses
 
 CONFIG_FILE = "config.json"
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -31,11 +33,14 @@ class TrainConfig:
   logdir: str
   recipe: str = _field(DEFAULT_RECIPE, "A named set of model defaults, e.g. 'article' for the article's "
                        "exact networks and settings (zoo.train --list_models shows each model's).")
-  dataset: str = _field("mnist", "TFDS dataset: mnist, fashion_mnist, celeb_a.")
+  dataset: str = _field("mnist", "TFDS dataset (mnist, fashion_mnist, celeb_a, ...) or folder (with "
+                        "--data_dir=PATH: a folder of your images, docs/data.md).")
   data_dir: Optional[str] = _field(None, "TFDS data_dir holding prepared datasets (else $TFDS_DATA_DIR, "
                                    "else TFDS's default, downloading when online).")
   train_split: str = _field("train", "Split to train on in TFDS syntax, e.g. 'train' or 'train[:10%]'.")
   image_size: int = _field(0, "Resize images to this square size (0: the dataset's own size).")
+  image_resize: str = _field("area", "How images reach --image_size: area (antialiased resize) or pad "
+                             "(centred, zero-padded; e.g. 28x28 digits to 32x32).", choices=("area", "pad"))
   steps: int = _field(10000, "Total training steps (generator updates).")
   batch_size: int = _field(64, "Global batch size, split evenly across replicas.")
   seed: int = _field(0, "Seed of the initial weights, the noise and the data order.")
@@ -45,7 +50,17 @@ class TrainConfig:
   beta_1: float = _field(0.5, "Adam beta_1.")
   beta_2: float = _field(0.999, "Adam beta_2.")
   d_steps: int = _field(1, "Discriminator updates per generator update.")
-  loss: str = _field("non_saturating", "GAN loss family (zoo/training/losses.py).")
+  # ---- the recipe: loss family, D regularisers, G's moving average, augmentation (docs/recipe.md) ----
+  loss: str = _field("non_saturating", "GAN loss family (zoo/training/losses.py).",
+                     choices=tuple(losses.FAMILIES))
+  r1_gamma: float = _field(0.0, "R1 penalty gamma/2 ||grad D(x)||^2 on real images (0: off).")
+  r1_every: int = _field(1, "Apply R1 every N steps, scaled by N (StyleGAN2's lazy regularisation).")
+  r2_gamma: float = _field(0.0, "R2 penalty gamma/2 ||grad D(G(z))||^2 on fakes (0: off).")
+  gp_weight: float = _field(0.0, "WGAN-GP weight of (||grad D(x_hat)|| - 1)^2 (0: off).")
+  spectral_norm: bool = _field(False, "Spectral normalisation of every Dense/Conv2D layer of D.")
+  ema_decay: float = _field(0.0, "Decay of the moving average of G's weights (0: no EMA generator).")
+  use_ema: bool = _field(True, "Grids and --eval_every show the EMA generator when there is one.")
+  augment: str = _field("", "DiffAugment policy for D's inputs, e.g. translation,cutout,color ('': off).")
   shuffle_buffer: int = _field(10000, "Examples in the shuffle buffer of the input pipeline.")
   # ---- speed: the defaults suit any host; models tune them in ModelSpec.tuning ----
   strategy: str = _field("default", "tf.distribute strategy.", choices=STRATEGIES)
@@ -81,9 +96,10 @@ NOT_FLAGS = {"model", "logdir", "pixel_range", "options"}
 # Speed settings: a resumed run may change them, and ModelSpec.tuning may set only them.
 TUNING_FIELDS = {"strategy", "tpu", "steps_per_call", "jit_compile", "precision",
                  "joint_discriminator_pass"}
-# A resumed run must not silently change what the checkpoint means.
-_FIXED_ON_RESUME = ("model", "recipe", "options", "dataset", "train_split", "latent_dim", "image_size",
-                    "batch_size", "seed")
+# A resumed run must not silently change what the checkpoint means (or holds: spectral norm's vectors
+# and the EMA generator are variables of their own).
+_FIXED_ON_RESUME = ("model", "recipe", "options", "dataset", "data_dir", "train_split", "latent_dim",
+                    "image_size", "image_resize", "batch_size", "seed", "spectral_norm", "ema_decay")
 
 
 def flag_fields():
@@ -199,10 +215,18 @@ def validate(config: TrainConfig) -> None:
     require(getattr(config, name) > 0, f"--{name} must be positive, got {getattr(config, name)}.")
   for name in ("beta_1", "beta_2"):
     require(0 <= getattr(config, name) < 1, f"--{name} must be in [0, 1), got {getattr(config, name)}.")
-  for name in ("image_size", "eval_every", "seed"):
+  for name in ("image_size", "eval_every", "seed", "r1_gamma", "r2_gamma", "gp_weight"):
     require(getattr(config, name) >= 0, f"--{name} must be 0 or more, got {getattr(config, name)}.")
   require(config.eval_samples >= 2 or not config.eval_every,
           f"--eval_samples must be at least 2 (better thousands), got {config.eval_samples}.")
+  require(0 <= config.ema_decay < 1, f"--ema_decay must be in [0, 1) (0: off), got {config.ema_decay}.")
+  require(config.r1_every > 0, f"--r1_every must be positive, got {config.r1_every}.")
+  penalties = config.r1_gamma or config.r2_gamma or config.gp_weight
+  require(not (penalties and config.precision == "mixed_float16"),
+          "R1/R2/gradient penalties need --precision=float32 or mixed_bfloat16: under mixed_float16 the "
+          "input gradient they take is not loss-scaled.")
+  augment.parse_policy(config.augment)
+  losses.get(config.loss)
   require(config.precision in PRECISIONS,
           f"--precision={config.precision!r} is not one of {', '.join(PRECISIONS)}.")
   require(config.strategy in STRATEGIES,

@@ -28,11 +28,12 @@ class TrainingInterrupted(Exception):
   """Raised after SIGINT/SIGTERM once a checkpoint of the current step is written."""
 
 
-def compile_loop(strategy, replica_fn, counter, num_metrics, batches_per_step):
+def compile_loop(strategy, replica_fn, counter, num_metrics, batches_per_step, after_step=()):
   """A tf.function running `num_steps` steps of `replica_fn`; returns mean metrics and the first bad step.
 
   `strategy.run` inside one tf.function looping over steps is what works under MirroredStrategy with
   several steps per call (Keras' fit with steps_per_execution > 1 fails there when slots are lazy).
+  Each of `after_step(step)` runs after every step in cross-replica context (e.g. G's moving average).
   """
   def run(iterator, num_steps):
     totals = tf.zeros([num_metrics], tf.float32)
@@ -44,6 +45,8 @@ def compile_loop(strategy, replica_fn, counter, num_metrics, batches_per_step):
       finite = tf.reduce_all(tf.math.is_finite(metrics))
       first_bad_step = tf.where((first_bad_step < 0) & ~finite, counter.read_value(), first_bad_step)
       totals += metrics
+      for update in after_step:
+        update(counter.read_value())
       counter.assign_add(1)
     return totals / tf.cast(num_steps, tf.float32), first_bad_step
   return tf.function(run)
@@ -173,7 +176,7 @@ def _hooks(config, trainer, phase, start, manager, chief, evaluator, log):
   hooks = [hooks_lib.Progress(config, phase, start, log), hooks_lib.Grid(config, phase, samples_dir, chief)]
   if phase.evaluate and evaluator and config.eval_every:
     hooks.append(hooks_lib.Evaluation(config.eval_every,
-                                      lambda step: evaluator(trainer.generator, step)))
+                                      lambda step: evaluator(trainer.state.sampling_generator, step)))
   hooks.append(hooks_lib.Checkpoint(config, manager))
   return hooks
 

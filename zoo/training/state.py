@@ -9,6 +9,8 @@ import tensorflow as tf
 from zoo import layers
 from zoo import optimizers
 from zoo import runs
+from zoo.training import ema as ema_lib
+from zoo.training import spectral_norm
 
 
 def make_optimizer(config, learning_rate):
@@ -32,10 +34,13 @@ class TrainState:
 
   def __init__(self, config, spec, strategy, image_shape):
     self.pretraining = spec.pretraining
+    self.use_ema = config.use_ema
     keras.utils.set_random_seed(config.seed)
     with strategy.scope(), layers.dtype_policy(config.precision):
       self.generator = spec.build_generator(config, image_shape)
       self.discriminator = spec.build_discriminator(config, image_shape)
+      if config.spectral_norm:
+        self.discriminator = spectral_norm.spectrally_normalized(self.discriminator)
       self.g_optimizer = make_optimizer(config, config.g_learning_rate)
       self.d_optimizer = make_optimizer(config, config.d_learning_rate)
       # Slots are created now, not lazily inside the compiled loop (which fails under Mirrored).
@@ -49,15 +54,28 @@ class TrainState:
         self.p_optimizer = make_optimizer(config,
                                           config.options[self.pretraining.learning_rate_option])
         self.p_optimizer.build(self.pretrained.trainable_variables)
+      # Built last, so the networks above start from the same weights with or without it.
+      self.ema = None
+      if config.ema_decay:
+        self.ema = ema_lib.ExponentialMovingAverage(
+            self.generator, spec.build_generator(config, image_shape), config.ema_decay)
+        self.ema.initialize()
     self.checkpoint = tf.train.Checkpoint(**self._trackables())
 
   def _trackables(self):
     objects = {runs.GENERATOR: self.generator, "discriminator": self.discriminator,
                "g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer, "step": self.step}
+    if self.ema is not None:
+      objects[runs.GENERATOR_EMA] = self.ema.target
     if self.pretrained is not None:
       objects.update({self.pretraining.name: self.pretrained, "p_optimizer": self.p_optimizer,
                       "pretrain_step": self.pretrain_step})
     return objects
+
+  @property
+  def sampling_generator(self):
+    """The generator grids and evaluations show: the EMA copy when there is one and it is wanted."""
+    return self.ema.target if self.ema is not None and self.use_ema else self.generator
 
   @property
   def global_step(self) -> int:

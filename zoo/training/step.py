@@ -2,18 +2,25 @@
 
 The last D update and the G update share one forward pass (as the TensorFlow DCGAN tutorial does), so
 with `d_steps=1` a step costs one G forward and one D forward over real and fake. A model changes what
-goes into G and D through its hooks (zoo/models/registry.py); the step has no model-specific branches.
+goes into G and D through its hooks (zoo/models/registry.py); the run's recipe (config) picks the loss
+family, D's penalties (R1, R2, WGAN-GP) and the DiffAugment policy applied to D's inputs. The step has
+no model-specific branches.
 
-Distribution: per-example losses are reduced over the global batch, and the noise of each replica is
-its slice of one global batch drawn statelessly from (seed, step), so an update does not depend on the
-number of replicas or on restarts.
+Distribution: per-example losses are reduced over the global batch, and every random draw (noise,
+augmentation, interpolation weights) is one global batch drawn statelessly from (seed, step) of which
+each replica takes its slice, so an update does not depend on the number of replicas or on restarts.
+Draws happen inside the (possibly XLA-compiled) gradient function, so they are made in the same
+compile context on any replica count.
 """
 import tensorflow as tf
 
-from zoo import losses
 from zoo import sampling
+from zoo.training import augment
+from zoo.training import losses
+from zoo.training import regularizers
 
-_METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
+# Streams of the per-(step, substep) seed, one per kind of random draw.
+_AUGMENT_REAL, _AUGMENT_FAKE, _INTERPOLATION = 1, 2, 3
 
 
 def as_batch(element):
@@ -21,10 +28,15 @@ def as_batch(element):
   return element if isinstance(element, dict) else {"real": element}
 
 
+def step_seed(config, step, substep):
+  """The stateless seed [2] of one D update: the same on every replica and after a resume."""
+  return tf.stack([tf.cast(config.seed, tf.int64), tf.cast(step, tf.int64) * 64 + substep])
+
+
 def noise(config, step, substep, batch_size, replica_id=0, num_replicas=1):
   """This replica's slice of the global noise batch of (step, substep)."""
-  seed = tf.stack([tf.cast(config.seed, tf.int64), tf.cast(step, tf.int64) * 64 + substep])
-  z = tf.random.stateless_normal([batch_size * num_replicas, config.latent_dim], seed=seed)
+  z = tf.random.stateless_normal([batch_size * num_replicas, config.latent_dim],
+                                 seed=step_seed(config, step, substep))
   return z[replica_id * batch_size:(replica_id + 1) * batch_size]
 
 
@@ -39,11 +51,10 @@ def regularization(model):
   return tf.nn.scale_regularization_loss(tf.add_n([tf.cast(loss, tf.float32) for loss in model.losses]))
 
 
-def mean_probability(logits, global_batch_size):
-  """Mean D probability; a per-patch D's logits are averaged within each image first."""
-  probabilities = tf.sigmoid(tf.cast(logits, tf.float32))
-  per_example = tf.reduce_mean(tf.reshape(probabilities, [tf.shape(probabilities)[0], -1]), axis=1)
-  return reduce_over_global_batch(per_example, global_batch_size)
+def _replica():
+  """(replica id, number of replicas) of the current replica context."""
+  context = tf.distribute.get_replica_context()
+  return context.replica_id_in_sync_group, context.num_replicas_in_sync
 
 
 def _xla_if(jit_compile, fn):
@@ -63,7 +74,12 @@ class GANStep:
     self.spec = spec
     self.state = state
     self.strategy = strategy
-    self.metric_names = _METRICS + tuple(spec.generator_terms)
+    self.loss = losses.get(config.loss)
+    self.policy = augment.parse_policy(config.augment)
+    self.penalties = tuple(name for name, weight in (("r1", config.r1_gamma), ("r2", config.r2_gamma),
+                                                     ("gp", config.gp_weight)) if weight)
+    self.metric_names = (("d_loss", "g_loss") + losses.metric_names(self.loss) + self.penalties
+                         + tuple(spec.generator_terms))
     self.adversarial_weight = spec.adversarial_weight(config) if spec.adversarial_weight else 1.0
     # One replica: XLA compiles the whole step, optimiser updates included. Several replicas: only
     # forward and backward, since the cross-replica gradient sum must stay outside XLA.
@@ -72,27 +88,75 @@ class GANStep:
     self._d_gradients = _xla_if(config.jit_compile and not whole_step_xla, self._discriminator_gradients)
     self.replica_step = _xla_if(whole_step_xla, self._replica_step)
 
-  def _score(self, batch, real, fake):
+  # ---- D's view of a batch ---------------------------------------------------------------------
+
+  def _discriminator_input(self, batch, images, seed):
+    """What D scores: the model's D input of `images`, augmented with `seed` when DiffAugment is on."""
+    inputs = self.spec.discriminator_input(batch, images)
+    if not self.policy:
+      return inputs
+    return augment.diff_augment(inputs, self.policy, seed, *_replica())
+
+  def _scorer(self, batch, seed):
+    """images -> D's logits (training mode), through the same input path as the loss."""
+    return lambda images: self.state.discriminator(self._discriminator_input(batch, images, seed),
+                                                   training=True)
+
+  def _score(self, batch, real, fake, seed):
     discriminator = self.state.discriminator
-    real = self.spec.discriminator_input(batch, real)
-    fake = self.spec.discriminator_input(batch, tf.cast(fake, real.dtype))
+    real_seed = tf.random.experimental.stateless_fold_in(seed, _AUGMENT_REAL)
+    fake_seed = tf.random.experimental.stateless_fold_in(seed, _AUGMENT_FAKE)
+    real = self._discriminator_input(batch, real, real_seed)
+    fake = self._discriminator_input(batch, tf.cast(fake, real.dtype), fake_seed)
     if self.config.joint_discriminator_pass:
       logits = discriminator(tf.concat([real, fake], 0), training=True)
       return tf.split(logits, 2, axis=0)
     return discriminator(real, training=True), discriminator(fake, training=True)
 
-  def _discriminator_losses(self, batch, z, global_batch_size):
-    outputs = self.state.generator(self.spec.generator_input(batch, z), training=True)
-    real_logits, fake_logits = self._score(batch, batch["real"], sampling.generated_images(outputs))
-    d_loss = reduce_over_global_batch(losses.non_saturating_discriminator_loss(real_logits, fake_logits),
-                                      global_batch_size)
-    d_loss += regularization(self.state.discriminator)
-    return d_loss, real_logits, fake_logits, outputs
+  def _penalties(self, batch, real, fake, seed, step, global_batch_size):
+    """{name: D's penalty, reduced over the global batch}, each already weighted."""
+    config = self.config
+    terms = {}
+    if "r1" in self.penalties:
+      score = self._scorer(batch, tf.random.experimental.stateless_fold_in(seed, _AUGMENT_REAL))
+      every = config.r1_every  # lazy R1 (StyleGAN2): every `every` steps, `every` times as strong
 
-  def _discriminator_gradients(self, batch, z, global_batch_size):
+      def r1():
+        return reduce_over_global_batch(regularizers.r1_penalty(score, real, every * config.r1_gamma),
+                                        global_batch_size)
+      terms["r1"] = r1() if every == 1 else tf.cond(step % every == 0, r1, lambda: tf.constant(0.0))
+    if "r2" in self.penalties:
+      score = self._scorer(batch, tf.random.experimental.stateless_fold_in(seed, _AUGMENT_FAKE))
+      terms["r2"] = reduce_over_global_batch(regularizers.r2_penalty(score, fake, config.r2_gamma),
+                                             global_batch_size)
+    if "gp" in self.penalties:
+      score = self._scorer(batch, tf.random.experimental.stateless_fold_in(seed, _AUGMENT_REAL))
+      interpolation_seed = tf.random.experimental.stateless_fold_in(seed, _INTERPOLATION)
+      terms["gp"] = reduce_over_global_batch(
+          regularizers.gradient_penalty(score, real, fake, config.gp_weight, interpolation_seed,
+                                        *_replica()), global_batch_size)
+    return terms
+
+  # ---- losses and gradients ----------------------------------------------------------------------
+
+  def _discriminator_losses(self, batch, step, substep, global_batch_size):
+    local_batch = tf.shape(batch["real"])[0]
+    z = noise(self.config, step, substep, local_batch, *_replica())
+    seed = step_seed(self.config, step, substep)
+    outputs = self.state.generator(self.spec.generator_input(batch, z), training=True)
+    fake = sampling.generated_images(outputs)
+    real_logits, fake_logits = self._score(batch, batch["real"], fake, seed)
+    d_loss = reduce_over_global_batch(self.loss.discriminator(real_logits, fake_logits), global_batch_size)
+    d_loss += regularization(self.state.discriminator)
+    penalties = self._penalties(batch, batch["real"], fake, seed, step, global_batch_size)
+    for value in penalties.values():
+      d_loss += value
+    return d_loss, real_logits, fake_logits, outputs, penalties
+
+  def _discriminator_gradients(self, batch, step, substep, global_batch_size):
     discriminator = self.state.discriminator
     with tf.GradientTape() as tape:
-      d_loss = self._discriminator_losses(batch, z, global_batch_size)[0]
+      d_loss = self._discriminator_losses(batch, step, substep, global_batch_size)[0]
       scaled = self.state.d_optimizer.scale_loss(d_loss)
     return tape.gradient(scaled, discriminator.trainable_variables)
 
@@ -106,17 +170,17 @@ class GANStep:
     return {name: reduce_over_global_batch(tf.cast(value, tf.float32), global_batch_size)
             for name, value in terms.items()}
 
-  def _generator_loss(self, fake_logits, global_batch_size):
-    adversarial = reduce_over_global_batch(losses.non_saturating_generator_loss(fake_logits),
-                                           global_batch_size)
+  def _generator_loss(self, real_logits, fake_logits, global_batch_size):
+    adversarial = reduce_over_global_batch(self.loss.generator(real_logits, fake_logits), global_batch_size)
     return adversarial if self.adversarial_weight == 1.0 else self.adversarial_weight * adversarial
 
-  def losses_and_gradients(self, batch, z, global_batch_size):
+  def losses_and_gradients(self, batch, step, substep, global_batch_size):
     """(D gradients, G gradients, metrics) of the last D update and the G update, on this replica."""
     generator, discriminator = self.state.generator, self.state.discriminator
     with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-      d_loss, real_logits, fake_logits, outputs = self._discriminator_losses(batch, z, global_batch_size)
-      g_loss = self._generator_loss(fake_logits, global_batch_size)
+      d_loss, real_logits, fake_logits, outputs, penalties = self._discriminator_losses(
+          batch, step, substep, global_batch_size)
+      g_loss = self._generator_loss(real_logits, fake_logits, global_batch_size)
       g_loss += regularization(generator)
       extra = self._extra_generator_losses(batch, outputs, global_batch_size)
       g_loss += tf.add_n(list(extra.values())) if extra else 0.0
@@ -124,31 +188,22 @@ class GANStep:
       scaled_g = self.state.g_optimizer.scale_loss(g_loss)
     d_grads = d_tape.gradient(scaled_d, discriminator.trainable_variables)
     g_grads = g_tape.gradient(scaled_g, generator.trainable_variables)
-    metrics = {
-        "d_loss": d_loss,
-        "g_loss": g_loss,
-        "d_real": mean_probability(real_logits, global_batch_size),
-        "d_fake": mean_probability(fake_logits, global_batch_size),
-        **extra,
-    }
+    logged = {name: reduce_over_global_batch(value, global_batch_size)
+              for name, value in losses.logged_metrics(self.loss, real_logits, fake_logits).items()}
+    metrics = {"d_loss": d_loss, "g_loss": g_loss, **logged, **penalties, **extra}
     return d_grads, g_grads, metrics
 
   def _replica_step(self, batches, step):
     """One training step on this replica's share of `d_steps` global batches; returns metrics."""
     state = self.state
-    context = tf.distribute.get_replica_context()
-    replica_id = context.replica_id_in_sync_group
-    num_replicas = self.strategy.num_replicas_in_sync
     batches = [as_batch(batch) for batch in batches]
-    local_batch = tf.shape(batches[0]["real"])[0]
-    global_batch = local_batch * num_replicas
+    global_batch = tf.shape(batches[0]["real"])[0] * self.strategy.num_replicas_in_sync
     for substep, batch in enumerate(batches):
-      z = noise(self.config, step, substep, local_batch, replica_id, num_replicas)
       if substep < len(batches) - 1:
-        d_grads = self._d_gradients(batch, z, global_batch)
+        d_grads = self._d_gradients(batch, step, substep, global_batch)
         state.d_optimizer.apply_gradients(zip(d_grads, state.discriminator.trainable_variables))
       else:
-        d_grads, g_grads, metrics = self._gradients(batch, z, global_batch)
+        d_grads, g_grads, metrics = self._gradients(batch, step, substep, global_batch)
         state.d_optimizer.apply_gradients(zip(d_grads, state.discriminator.trainable_variables))
         state.g_optimizer.apply_gradients(zip(g_grads, state.generator.trainable_variables))
     return [metrics[name] for name in self.metric_names]

@@ -29,8 +29,9 @@ class GANTrainer:
     self.state = state_lib.TrainState(config, self.spec, self.strategy, self.image_shape)
     self.gan_step = step_lib.GANStep(config, self.spec, self.state, self.strategy)
     self.metric_names = self.gan_step.metric_names
+    after_step = (self.state.ema.update,) if self.state.ema else ()
     self._train_loop = loop.compile_loop(self.strategy, self.gan_step.replica_step, self.state.step,
-                                         len(self.metric_names), config.d_steps)
+                                         len(self.metric_names), config.d_steps, after_step)
     self.pretrain_step = None
     if self.spec.pretraining is not None:
       self.pretrain_step = pretraining_lib.PretrainStep(config, self.spec, self.state, self.strategy)
@@ -65,15 +66,18 @@ class GANTrainer:
                                     prepare=prepare)
     return iter(self.strategy.experimental_distribute_dataset(dataset))
 
-  def initialize_generator_from_pretraining(self):
+  def start_gan_phase(self):
+    """Once, at GAN step 0: G from the pretraining's result (if any), then the EMA copy from G."""
     if self.state.pretrained is not None:
       self.spec.pretraining.initialize_generator(self.config, self.state.pretrained, self.state.generator)
+    if self.state.ema is not None:
+      self.state.ema.initialize()
 
   def fixed_batch(self, size):
     return self.grids.fixed_batch(size)
 
   def sample_grid(self):
-    return self.grids.samples(self.state.generator)
+    return self.grids.samples(self.state.sampling_generator)
 
   def phases(self):
     """The run's phases in order: the pretraining (if any), then the GAN phase."""
@@ -87,5 +91,5 @@ class GANTrainer:
     phases.append(loop.Phase(
         "train", self.state.step, self.config.steps, self.metric_names, self.train_steps,
         self.config.d_steps, self.sample_grid, "samples/fixed_noise", evaluate=True,
-        on_start=self.initialize_generator_from_pretraining))
+        on_start=self.start_gan_phase))
     return phases
