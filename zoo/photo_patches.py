@@ -10,6 +10,8 @@ import sys
 
 from absl import app, flags
 
+from zoo import cli  # noqa: F401  (before TensorFlow: keeps its C++ start-up lines quiet)
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "Folder to create (must not exist, or be empty).", required=True)
 flags.DEFINE_integer("size", 64, "Side of the square patches, in pixels.")
@@ -30,5 +32,10 @@ def main(argv):
         f"{FLAGS.size}x{FLAGS.size} to {FLAGS.out} from {used}")
 
 
-if __name__ == "__main__":
+def run():
+  """Console script `zoo-photo-patches`."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()
