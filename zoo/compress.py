@@ -19,10 +19,15 @@ from absl import app, flags
 from zoo.cli import quiet_library_logs
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("logdir", None, "Run folder of a compression_gan run (mode=codec).")
-flags.DEFINE_boolean("convert", False, "encode: convert an image of another size or mode to the run's.")
-flags.DEFINE_string("split", "test", "batch: TFDS split of the run's dataset.")
-flags.DEFINE_string("data_dir", None, "batch: TFDS data_dir (default: the run's).")
+
+
+def define_flags():
+  """Defined only when run as a script, so importing this module never clashes with other CLIs' flags."""
+  flags.DEFINE_string("logdir", None, "Run folder of a compression_gan run (mode=codec).")
+  flags.DEFINE_boolean("convert", False, "encode: convert an image of another size or mode to the run's.")
+  flags.DEFINE_string("split", "test", "batch: TFDS split of the run's dataset.")
+  flags.DEFINE_string("data_dir", None, "batch: TFDS data_dir (default: the run's).")
+
 
 USAGE = ("usage: python -m zoo.compress encode IMAGE.png OUT --logdir=RUN | "
          "decode IN IMAGE.png --logdir=RUN | batch OUT_DIR --logdir=RUN [--split=test]")
@@ -117,5 +122,11 @@ def main(argv):
     sys.exit(f"error: {e}")
 
 
-if __name__ == "__main__":
+def run():
+  """Console script `zoo-compress`."""
+  define_flags()
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()
