@@ -53,8 +53,9 @@ def decode_calls(monkeypatch):
   return calls
 
 
-def images_of(dataset, split, data_dir, image_size=PATCH_SIZE):
-  return np.stack(list(data.load_images(dataset, split, data_dir, image_size).as_numpy_iterator()))
+def images_of(dataset, split, data_dir, image_size=PATCH_SIZE, resize="area"):
+  images = data.load_images(dataset, split, data_dir, image_size, resize=resize)
+  return np.stack(list(images.as_numpy_iterator()))
 
 
 def stream_config(data_dir, **overrides):
@@ -219,6 +220,28 @@ def test_a_changed_file_invalidates_the_cache(patch_dir, tmp_path, decode_calls)
   os.utime(path, ns=(0, 0))
   images_of("folder", "train", copy)
   assert len(decode_calls) == 100
+
+
+def test_pad_centres_folder_images_and_is_cached_apart(mnist_dir, decode_calls):
+  area = images_of("folder", "train", mnist_dir, 28)  # 28x28 digits at their own size: unchanged
+  assert len(decode_calls) == 80
+  padded = images_of("folder", "train", mnist_dir, 32, resize="pad")
+  assert padded.shape == (60, 32, 32, 1) and len(decode_calls) == 160  # other settings, decoded anew
+  np.testing.assert_array_equal(padded[:, 2:30, 2:30], area)
+  padded[:, 2:30, 2:30] = 0
+  assert padded.max() == 0
+  folder.clear_memory_cache()
+  assert data.num_examples("folder", "train", mnist_dir, 32, resize="pad") == 60
+  assert len(decode_calls) == 160 and len(os.listdir(folder.cache_dir())) == 2  # one .npz per resize
+  config = stream_config(mnist_dir, image_size=32, image_resize="pad")
+  batch = next(iter(data.training_batches(config))).numpy()
+  assert batch.shape == (8, 32, 32, 1) and np.all(batch[:, :2] == -1)  # black in the model's range
+
+
+def test_pad_to_less_than_a_folder_image_is_an_error(patch_dir):
+  with pytest.raises(data.FolderError, match=r"--image_resize=pad .*the central square of .*\.png is "
+                                             r"32x32: use --image_size=32 or more, or --image_resize=area"):
+    data.load_images("folder", "train", patch_dir, 16, resize="pad")
 
 
 # ---- bad folders --------------------------------------------------------------------------------

@@ -2,8 +2,12 @@
 
   python -m zoo.evaluate --logdir=runs/dense_gan_mnist [--num_samples=10000]
   python -m zoo.evaluate --npz=samples.npz --dataset=mnist --data_dir=../shared/tensorflow_datasets
+  python -m zoo.evaluate --npz=samples.npz --dataset=mnist --image_size=32 --image_resize=pad
+  python -m zoo.evaluate --npz=samples.npz --logdir=runs/dcgan_mnist   # dataset, size, resize of the run
 
-A run's scores are printed and written to <logdir>/eval.json.
+Samples of side S are compared with the test split sent to S by the run's --image_resize (area or pad),
+both then taking one way to the feature extractor's input. A run's scores are printed and written to
+<logdir>/eval.json.
 """
 import json
 import os
@@ -20,10 +24,16 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """Defined only when run as a script, so importing this module never clashes with other CLIs' flags."""
-  flags.DEFINE_string("logdir", None, "Run folder written by zoo.train.")
-  flags.DEFINE_string("npz", None, "Instead of a run: an .npz holding uint8 images [N, H, W, C] (key "
-                      "'images', or its only array).")
-  flags.DEFINE_string("dataset", None, "Dataset to compare with (default: the run's; required with --npz).")
+  flags.DEFINE_string("logdir", None, "Run folder written by zoo.train (with --npz: only read for its "
+                      "dataset, data_dir, image_size and image_resize).")
+  flags.DEFINE_string("npz", None, "Instead of a run's samples: an .npz holding uint8 images [N, H, W, C] "
+                      "(key 'images', or its only array).")
+  flags.DEFINE_string("dataset", None, "Dataset to compare with (default: the run's; with --npz required "
+                      "unless --logdir is given).")
+  flags.DEFINE_integer("image_size", None, "With --npz: the side the images were made at (default: the run's "
+                       "with --logdir, else the images' own side).")
+  flags.DEFINE_enum("image_resize", None, ["area", "pad"], "With --npz: how the training images reached "
+                    "that side, area or pad (default: the run's with --logdir, else area).")
   flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's, else $TFDS_DATA_DIR).")
   flags.DEFINE_integer("num_samples", 10000, "Samples to draw from the generator.")
   flags.DEFINE_integer("seed", 0, "Seed of the sampled noise.")
@@ -47,7 +57,8 @@ def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extra
   checkpoint = runs.latest_checkpoint(logdir, doing="scoring")
   generator, config = runs.restore_generator(logdir, use_ema, checkpoint=checkpoint)
   dataset = dataset or config.dataset
-  evaluator = _evaluator(dataset, data_dir or config.data_dir, feature_extractor, inception_weights)
+  evaluator = _evaluator(dataset, data_dir or config.data_dir, feature_extractor, inception_weights,
+                         config.image_size, _image_resize(config))
   samples = sampling.generate(generator, config, num_samples, seed=seed)
   step = runs.gan_step(checkpoint)
   return {"metrics": evaluator(samples), "model": config.model, "logdir": logdir, "step": step,
@@ -56,12 +67,25 @@ def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extra
           "seconds": round(time.time() - began, 1)}
 
 
-def evaluate_npz(path, dataset, data_dir=None, feature_extractor="auto", inception_weights=None) -> dict:
-  """Scores the uint8 images stored in an .npz file; returns the JSON record."""
-  check_arguments(None, path, dataset)
+def evaluate_npz(path, dataset=None, data_dir=None, feature_extractor="auto", inception_weights=None,
+                 image_size=None, image_resize=None, logdir=None) -> dict:
+  """Scores the uint8 images stored in an .npz file; returns the JSON record.
+
+  `image_size`/`image_resize`: how the training images reached the images' side (None: the run's, with
+  `logdir`, else the images' own side and area). `logdir` also gives the dataset and data_dir.
+  """
+  check_arguments(logdir, path, dataset)
+  if logdir:
+    from zoo import runs
+    config = runs.load_config(logdir)
+    dataset, data_dir = dataset or config.dataset, data_dir or config.data_dir
+    image_size = config.image_size if image_size is None else image_size
+    image_resize = image_resize or _image_resize(config)
   images = read_npz_images(path)
-  evaluator = _evaluator(dataset, data_dir, feature_extractor, inception_weights)
-  return {"metrics": evaluator(images), "npz": path, "num_samples": len(images), **evaluator.describe()}
+  evaluator = _evaluator(dataset, data_dir, feature_extractor, inception_weights, image_size or 0,
+                         image_resize or "area")
+  record = {"metrics": evaluator(images), "npz": path, "num_samples": len(images), **evaluator.describe()}
+  return {**record, "logdir": logdir} if logdir else record
 
 
 def read_npz_images(path):
@@ -83,9 +107,15 @@ def read_npz_images(path):
     return archive["images" if "images" in keys else keys[0]]
 
 
-def _evaluator(dataset, data_dir, feature_extractor, inception_weights):
+def _image_resize(config) -> str:
+  from zoo import data
+  return data.image_resize(config)
+
+
+def _evaluator(dataset, data_dir, feature_extractor, inception_weights, image_size, image_resize):
   from zoo.metrics import evaluation
-  return evaluation.get_evaluator(dataset, data_dir, True, feature_extractor, inception_weights or "imagenet")
+  return evaluation.get_evaluator(dataset, data_dir, True, feature_extractor, inception_weights or "imagenet",
+                                  image_size=image_size, image_resize=image_resize)
 
 
 def format_table(record) -> str:
@@ -103,13 +133,21 @@ def write_json(record, path) -> None:
     f.write("\n")
 
 
-def check_arguments(logdir, npz, dataset):
+def check_arguments(logdir, npz, dataset, image_size=None, image_resize=None):
   """Fails fast on a missing run, file or dataset, before TensorFlow is even imported."""
   if npz:
-    if not dataset:
-      raise ValueError("--npz needs --dataset, the dataset whose test split the images are compared with.")
+    if not dataset and not logdir:
+      raise ValueError("--npz needs --dataset, the dataset whose test split the images are compared with "
+                       "(or --logdir=RUN to take it from a run).")
     if not os.path.exists(npz):
       raise FileNotFoundError(f"--npz={npz!r} does not exist.")
+    if logdir and not os.path.isdir(logdir):
+      raise FileNotFoundError(f"--logdir={logdir!r} is not a folder; pass a run folder written by zoo.train.")
+    if image_size is not None and image_size < 0:
+      raise ValueError(f"--image_size must be 0 (the images' own side) or positive, got {image_size}.")
+  elif image_size is not None or image_resize is not None:
+    raise ValueError("--image_size and --image_resize describe the images of --npz; a run's samples are "
+                     "scored at the run's own (its config.json).")
   elif not logdir:
     raise ValueError("pass --logdir=RUN_FOLDER (or --npz=FILE --dataset=NAME).")
   elif not os.path.isdir(logdir):
@@ -120,14 +158,14 @@ def main(argv):
   del argv
   cli.quiet_library_logs()
   try:
-    check_arguments(FLAGS.logdir, FLAGS.npz, FLAGS.dataset)
+    check_arguments(FLAGS.logdir, FLAGS.npz, FLAGS.dataset, FLAGS.image_size, FLAGS.image_resize)
   except (ValueError, FileNotFoundError) as e:
     sys.exit(f"error: {e}")
   from zoo import data
   try:
     if FLAGS.npz:
       record = evaluate_npz(FLAGS.npz, FLAGS.dataset, FLAGS.data_dir, FLAGS.feature_extractor,
-                            FLAGS.inception_weights)
+                            FLAGS.inception_weights, FLAGS.image_size, FLAGS.image_resize, FLAGS.logdir)
       output = FLAGS.output
     else:
       record = evaluate_run(FLAGS.logdir, FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed,

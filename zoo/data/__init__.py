@@ -3,7 +3,8 @@
 `--dataset` names a TFDS dataset (mnist, fashion_mnist, celeb_a) read from --data_dir, or `folder`
 (`folder_rgb`, `folder_gray` to force the channels): the images in the folder --data_dir
 (zoo/data/folder.py, docs/data.md). Every function below takes either; split specs use TFDS's syntax
-("train", "train[:512]", "test[:10%]") for both.
+("train", "train[:512]", "test[:10%]") for both. `image_size` and `resize` (TrainConfig's image_size and
+image_resize: "area" or "pad") say how images reach the model's size (`pipeline.crop_and_resize`).
 
 The training stream is a pure function of (seed, step) (zoo/data/pipeline.py), so a resumed run rebuilds
 exactly the batches it would have seen.
@@ -16,22 +17,27 @@ import tensorflow as tf
 from zoo.data import folder, pipeline, tfds_source
 from zoo.data.datasets import (DATA_DIR_ENV, DATASETS, DataUnavailableError, DatasetInfo, FolderError,
                                dataset_info, is_folder, resolve_data_dir)
-from zoo.data.pipeline import batch_seed, crop_and_resize, epoch_shuffle_seed
+from zoo.data.pipeline import RESIZE_METHODS, batch_seed, crop_and_resize, epoch_shuffle_seed
 from zoo.data.tfds_source import builder
 
 __all__ = [
-    "DATA_DIR_ENV", "DATASETS", "DataUnavailableError", "DatasetInfo", "FolderError", "batch_seed",
-    "builder", "class_names", "crop_and_resize", "dataset_info", "epoch_shuffle_seed", "image_shape",
-    "is_folder", "load_examples", "load_images", "num_classes", "num_examples", "resolve_data_dir",
-    "source_image_shape", "training_batches",
+    "DATA_DIR_ENV", "DATASETS", "DataUnavailableError", "DatasetInfo", "FolderError", "RESIZE_METHODS",
+    "batch_seed", "builder", "class_names", "crop_and_resize", "dataset_info", "epoch_shuffle_seed",
+    "image_resize", "image_shape", "is_folder", "load_examples", "load_images", "num_classes",
+    "num_examples", "resolve_data_dir", "source_image_shape", "stored_side", "training_batches",
 ]
 
 
-def _folder(dataset: str, data_dir: Optional[str], image_size: int) -> "folder.FolderData":
+def _folder(dataset: str, data_dir: Optional[str], image_size: int, resize: str) -> "folder.FolderData":
   if not image_size:
     raise ValueError(f"--dataset={dataset} needs --image_size (e.g. --image_size=64): the images of a folder "
                      "are centre-cropped to a square and resized to that size.")
-  return folder.load(data_dir, image_size, DATASETS[dataset].channels)
+  return folder.load(data_dir, image_size, DATASETS[dataset].channels, resize)
+
+
+def image_resize(config) -> str:
+  """A config's --image_resize; "area" for configs written before the field existed."""
+  return getattr(config, "image_resize", None) or "area"
 
 
 def source_image_shape(dataset: str, data_dir: Optional[str] = None):
@@ -46,14 +52,24 @@ def source_image_shape(dataset: str, data_dir: Optional[str] = None):
   return tfds_source.source_image_shape(dataset, data_dir)
 
 
-def image_shape(dataset: str, image_size: int = 0, data_dir: Optional[str] = None):
+def stored_side(dataset: str, data_dir: Optional[str] = None) -> Optional[int]:
+  """Side of a TFDS dataset's square images before any resize (its crop for celeb_a); None for folders,
+  whose images vary, and for datasets stored at non-square sizes."""
+  if is_folder(dataset):
+    return None
+  height, width = tfds_source.stored_size(dataset, data_dir)
+  return height if height == width else None
+
+
+def image_shape(dataset: str, image_size: int = 0, data_dir: Optional[str] = None, *, resize: str = "area"):
   """[H, W, C] of the images the model sees: the dataset's own size unless `image_size` is set.
 
-  A folder needs `image_size`; its channels are detected from the images (decoding them, once).
+  A folder needs `image_size`; its channels are detected from the images (decoding them, once per
+  `resize`, which is why it is an argument: the shape does not depend on it).
   """
   info = dataset_info(dataset)
   if info.is_folder:
-    return tuple(_folder(dataset, data_dir, image_size).images.shape[1:])
+    return tuple(_folder(dataset, data_dir, image_size, resize).images.shape[1:])
   height, width, channels = tfds_source.source_image_shape(dataset, data_dir)
   if image_size:
     return (image_size, image_size, channels)
@@ -62,41 +78,45 @@ def image_shape(dataset: str, image_size: int = 0, data_dir: Optional[str] = Non
   return (height, width, channels)
 
 
-def _folder_split(dataset, split, data_dir, image_size):
-  data = _folder(dataset, data_dir, image_size)
+def _folder_split(dataset, split, data_dir, image_size, resize):
+  data = _folder(dataset, data_dir, image_size, resize)
   return data, folder.split_indices(data, split, os.path.abspath(data_dir))
 
 
 def load_images(dataset: str, split: str, data_dir: Optional[str] = None, image_size: int = 0,
-                download: bool = True) -> tf.data.Dataset:
-  """uint8 images [H, W, C] of one split in the dataset's deterministic stored order, cropped and resized."""
+                download: bool = True, *, resize: str = "area") -> tf.data.Dataset:
+  """uint8 images [H, W, C] of one split in the dataset's deterministic stored order, cropped and resized.
+
+  `resize`: how images reach `image_size` (when set): "area" (antialiased area resize) or "pad" (centred on
+  a black square; a ValueError if the images are larger than `image_size`).
+  """
   if is_folder(dataset):
-    data, indices = _folder_split(dataset, split, data_dir, image_size)
+    data, indices = _folder_split(dataset, split, data_dir, image_size, resize)
     return tf.data.Dataset.from_tensor_slices(data.images[indices])
-  return tfds_source.load(dataset, split, data_dir, image_size, download)
+  return tfds_source.load(dataset, split, data_dir, image_size, download, resize=resize)
 
 
 def load_examples(dataset: str, split: str, data_dir: Optional[str] = None, image_size: int = 0,
-                  download: bool = True) -> tf.data.Dataset:
+                  download: bool = True, *, resize: str = "area") -> tf.data.Dataset:
   """(uint8 image [H, W, C], int64 label) pairs of one split, in the order of `load_images`.
 
   Labels are the TFDS `label` feature, or a folder's class sub-folder (`class_names` gives the names).
   Raises a ValueError when the dataset has no labels.
   """
   if is_folder(dataset):
-    data, indices = _folder_split(dataset, split, data_dir, image_size)
+    data, indices = _folder_split(dataset, split, data_dir, image_size, resize)
     if not data.class_names:
       raise FolderError(f"Image folder {os.path.abspath(data_dir)} has no labels: its images are not in "
                         "class sub-folders (PATH/train/<class>/<image>).")
     return tf.data.Dataset.from_tensor_slices((data.images[indices], data.labels[indices]))
-  return tfds_source.load(dataset, split, data_dir, image_size, download, with_labels=True)
+  return tfds_source.load(dataset, split, data_dir, image_size, download, with_labels=True, resize=resize)
 
 
 def num_examples(dataset: str, split: str, data_dir: Optional[str] = None, image_size: int = 0,
-                 download: bool = True) -> int:
+                 download: bool = True, *, resize: str = "area") -> int:
   """Examples in a split spec; for a folder, the images that decoded (so it needs `image_size`)."""
   if is_folder(dataset):
-    return len(_folder_split(dataset, split, data_dir, image_size)[1])
+    return len(_folder_split(dataset, split, data_dir, image_size, resize)[1])
   return tfds_source.num_examples(dataset, split, data_dir, download)
 
 
@@ -120,9 +140,11 @@ def training_batches(config, start_step: int = 0, download: bool = True, batches
   `batches_per_step` is the number of batches one training step consumes (one per D update).
   `prepare(images, seed)`, if given, turns each global batch into the model's batch (e.g. adds a
   degraded copy) with randomness drawn from `batch_seed(config.seed, batch index)`.
+  Images reach `config.image_size` by `config.image_resize` (area when the config predates it).
   """
-  split = config.train_split
-  images = load_images(config.dataset, split, config.data_dir, config.image_size, download).cache()
-  count = num_examples(config.dataset, split, config.data_dir, config.image_size, download)
+  split, resize = config.train_split, image_resize(config)
+  images = load_images(config.dataset, split, config.data_dir, config.image_size, download,
+                       resize=resize).cache()
+  count = num_examples(config.dataset, split, config.data_dir, config.image_size, download, resize=resize)
   return pipeline.batch_stream(images, count, config, start_step, batches_per_step, prepare)
 

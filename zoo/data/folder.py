@@ -4,9 +4,10 @@ Layout: PATH/train/ and PATH/test/ (any sub-folder of PATH is a split once PATH 
 PATH itself is the `train` split. Below a split, images sit directly (unlabelled) or in one sub-folder
 per class (labelled: sorted folder names are classes 0..K-1, the same numbers in every split).
 
-Each image is decoded with Pillow (EXIF rotation applied), its central square cropped and resized to
-the model's size by `pipeline.crop_and_resize`, the same step as for TFDS data. Files that Pillow
-cannot decode (corrupt, truncated, decompression bombs) are skipped, and reported once per process.
+Each image is decoded with Pillow (EXIF rotation applied), its central square cropped and resized (or
+zero-padded, --image_resize=pad) to the model's size by `pipeline.crop_and_resize`, the same step as for
+TFDS data. Files that Pillow cannot decode (corrupt, truncated, decompression bombs) are skipped, and
+reported once per process; a square larger than the size under --image_resize=pad is an error.
 The result is cached on disk as one .npz, keyed by the file list (paths, sizes, modification times)
 and the decoding settings, so later runs and resumes read that file instead of decoding again.
 
@@ -164,11 +165,15 @@ def _is_gray(image: Image.Image) -> bool:
   return image.mode in _GRAY_MODES
 
 
-def decode(path: str, image_size: int, channels: Optional[int]) -> np.ndarray:
-  """uint8 [S, S, C] of one image file: central square, resized to `image_size`.
+class PadTooSmallError(FolderError):
+  """--image_resize=pad was asked to shrink an image: an error for the whole folder, not a skipped file."""
+
+
+def decode(path: str, image_size: int, channels: Optional[int], resize: str = "area") -> np.ndarray:
+  """uint8 [S, S, C] of one image file: central square, resized (or padded) to `image_size`.
 
   `channels`: 1 (luminance) or 3 (RGB); None keeps a grayscale file at 1 channel and others at 3.
-  Raises whatever Pillow raises on a file it cannot decode.
+  Raises whatever Pillow raises on a file it cannot decode, and PadTooSmallError.
   """
   with Image.open(path) as opened:
     image = ImageOps.exif_transpose(opened)  # camera JPEGs often store their rotation in EXIF
@@ -178,29 +183,36 @@ def decode(path: str, image_size: int, channels: Optional[int]) -> np.ndarray:
     array = np.asarray(image.convert("L" if gray else "RGB"))
   if gray:
     array = array[..., None]
-  return _crop_and_resize(image_size)(array).numpy()
+  side = min(array.shape[:2])
+  if resize == "pad" and side > image_size:
+    raise PadTooSmallError(str(pipeline.pad_error(f"the central square of {path} is {side}x{side}", side,
+                                                  image_size)))
+  return _crop_and_resize(image_size, resize)(array).numpy()
 
 
 @functools.lru_cache(maxsize=None)
-def _crop_and_resize(image_size):
+def _crop_and_resize(image_size, resize):
   # One traced graph for images of any size: ~20x faster than running the ops eagerly per image.
-  return tf.function(lambda image: pipeline.crop_and_resize(image, pipeline.LARGEST_SQUARE, image_size),
-                     input_signature=[tf.TensorSpec([None, None, None], tf.uint8)])
+  return tf.function(
+      lambda image: pipeline.crop_and_resize(image, pipeline.LARGEST_SQUARE, image_size, resize),
+      input_signature=[tf.TensorSpec([None, None, None], tf.uint8)])
 
 
-def _try_decode(path, image_size, channels):
+def _try_decode(path, image_size, channels, resize):
   try:
-    return decode(path, image_size, channels), None
+    return decode(path, image_size, channels, resize), None
+  except PadTooSmallError:
+    raise
   except Exception as e:  # Pillow raises many types on bad files; each file's reason is reported.
     return None, f"{type(e).__name__}: {e}"[:120]
 
 
-def _decode_all(layout: Layout, image_size: int, channels: Optional[int]) -> FolderData:
+def _decode_all(layout: Layout, image_size: int, channels: Optional[int], resize: str) -> FolderData:
   files = [path for paths in layout.splits.values() for path in paths]
   _LOG.info("Decoding %d images of %s (once: they are cached in %s).", len(files), layout.root, cache_dir())
   with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-    results = list(pool.map(lambda path: _try_decode(os.path.join(layout.root, path), image_size, channels),
-                            files))
+    results = list(pool.map(
+        lambda path: _try_decode(os.path.join(layout.root, path), image_size, channels, resize), files))
   skipped = tuple((path, why) for path, (_, why) in zip(files, results) if why is not None)
   if len(skipped) == len(files):
     raise FolderError(f"None of the {len(files):,} image files in {layout.root} could be decoded (e.g. "
@@ -223,7 +235,7 @@ def _decode_all(layout: Layout, image_size: int, channels: Optional[int]) -> Fol
 # ---- the cache ----------------------------------------------------------------------------------
 
 
-def cache_key(layout: Layout, image_size: int, channels: Optional[int]) -> str:
+def cache_key(layout: Layout, image_size: int, channels: Optional[int], resize: str = "area") -> str:
   files = []
   for paths in layout.splits.values():
     for path in paths:
@@ -231,6 +243,8 @@ def cache_key(layout: Layout, image_size: int, channels: Optional[int]) -> str:
       files.append([path, stat.st_size, stat.st_mtime_ns])
   settings = {"format": _CACHE_FORMAT, "image_size": image_size, "channels": channels,
               "classes": layout.class_names, "files": files}
+  if resize != "area":  # area keys stay as they were, so caches written before --image_resize stay valid
+    settings["resize"] = resize
   return hashlib.sha256(json.dumps(settings).encode("utf-8")).hexdigest()
 
 
@@ -286,16 +300,19 @@ def clear_memory_cache() -> None:
   _REPORTED.clear()
 
 
-def load(data_dir: Optional[str], image_size: int, channels: Optional[int] = None) -> FolderData:
-  """Every split of the folder, decoded at `image_size`: from memory, else the disk cache, else decoded."""
+def load(data_dir: Optional[str], image_size: int, channels: Optional[int] = None,
+         resize: str = "area") -> FolderData:
+  """Every split of the folder, decoded at `image_size` (resized or padded, see `pipeline.crop_and_resize`):
+  from memory, else the disk cache, else decoded."""
+  pipeline.check_resize(resize)
   layout = scan(data_dir)
-  key = cache_key(layout, image_size, channels)
+  key = cache_key(layout, image_size, channels, resize)
   data = _LOADED.get(key)
   if data is None:
     path = _cache_path(layout, key)
     data = _read_cache(path, key)
     if data is None:
-      data = _decode_all(layout, image_size, channels)
+      data = _decode_all(layout, image_size, channels, resize)
       _write_cache(path, key, data)
     _LOADED[key] = data
     while len(_LOADED) > _MAX_LOADED:

@@ -1,4 +1,4 @@
-"""What every source shares: the square crop and resize, and the training stream over a split.
+"""What every source shares: the square crop, the resize or pad, and the training stream over a split.
 
 The training stream is a pure function of (seed, step): epoch e is the cached split shuffled with a
 seed derived from (seed, e), so a resumed run rebuilds exactly the batches it would have seen without
@@ -12,23 +12,47 @@ _DATA_GRAPH_SEED = 20240101
 
 
 LARGEST_SQUARE = "largest_square"  # a `center_crop` value: the largest central square (image folders)
+# How images reach --image_size (TrainConfig.image_resize): an antialiased area resize, or centred on a
+# black square (28x28 digits zero-padded to 32x32, the pytorch/examples DCGAN convention).
+RESIZE_METHODS = ("area", "pad")
 
 
-def crop_and_resize(image, center_crop, image_size: int):
-  """uint8 [H, W, C]: the central square (if `center_crop` is set), resized to `image_size` (if set).
+def check_resize(resize: str) -> str:
+  if resize not in RESIZE_METHODS:
+    raise ValueError(f"--image_resize={resize!r} is not one of {', '.join(RESIZE_METHODS)}.")
+  return resize
 
-  `center_crop`: the square's side in pixels, or LARGEST_SQUARE for the largest that fits. The resize is
-  TF's area method with antialiasing: a box filter when shrinking, pixel repetition when enlarging.
+
+def crop_and_resize(image, center_crop, image_size: int, resize: str = "area"):
+  """uint8 [H, W, C]: the central square (if `center_crop` is set), brought to `image_size` (if set).
+
+  `center_crop`: the square's side in pixels, or LARGEST_SQUARE for the largest that fits.
+  `resize="area"`: TF's area method with antialiasing, a box filter when shrinking, pixel repetition when
+  enlarging. `resize="pad"`: the image centred on a square of uint8 zeros (black) of side `image_size`,
+  the odd pixel of an odd margin going to the bottom and right; it never shrinks, so an image larger than
+  `image_size` is an error, which `zoo.data` reports before the pipeline runs.
   """
+  check_resize(resize)
   if center_crop:
     height, width = tf.shape(image)[0], tf.shape(image)[1]
     side = tf.minimum(height, width) if center_crop == LARGEST_SQUARE else center_crop
     top, left = (height - side) // 2, (width - side) // 2
     image = image[top:top + side, left:left + side]
-  if image_size:
+  if image_size and resize == "pad":
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    image = tf.image.pad_to_bounding_box(image, (image_size - height) // 2, (image_size - width) // 2,
+                                         image_size, image_size)
+  elif image_size:
     image = tf.image.resize(image, [image_size, image_size], method="area", antialias=True)
     image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
   return image
+
+
+def pad_error(description: str, side: int, image_size: int) -> ValueError:
+  """The error for images that --image_resize=pad would have to shrink: `description` names them."""
+  return ValueError(f"--image_resize=pad centres images on a black {image_size}x{image_size} square and "
+                    f"never shrinks them, but {description}: use --image_size={side} or more, or "
+                    "--image_resize=area.")
 
 
 def epoch_shuffle_seed(seed: int, epoch):

@@ -9,8 +9,9 @@ from zoo.data import pipeline
 from zoo.data.datasets import DATA_DIR_ENV, DataUnavailableError, dataset_info, resolve_data_dir
 
 
-def _internet_reachable(host="storage.googleapis.com", timeout_s=3.0) -> bool:
-  # TFDS would otherwise retry for minutes before failing; a DNS lookup answers offline at once.
+def internet_reachable(host="storage.googleapis.com", timeout_s=3.0) -> bool:
+  """Whether Google's storage (TFDS's and Keras's downloads) resolves: offline, this answers at once,
+  where TFDS would retry for minutes before failing."""
   previous = socket.getdefaulttimeout()
   socket.setdefaulttimeout(timeout_s)
   try:
@@ -45,7 +46,7 @@ def builder(dataset: str, data_dir: Optional[str] = None, download: bool = True)
     return tfds_builder
   if not download:
     raise _unavailable(dataset, data_dir, "downloading is disabled")
-  if not _internet_reachable():
+  if not internet_reachable():
     raise _unavailable(dataset, data_dir, "no internet connection")
   try:
     tfds_builder.download_and_prepare()
@@ -77,10 +78,23 @@ def num_examples(dataset: str, split: str, data_dir: Optional[str] = None, downl
     raise ValueError(f"Bad split {split!r} for {dataset}: {e}") from e
 
 
+def stored_size(dataset: str, data_dir: Optional[str] = None) -> Tuple[int, int]:
+  """(height, width) of the images before any resize: the stored size, or the dataset's square crop."""
+  center_crop = dataset_info(dataset).center_crop
+  height, width = source_image_shape(dataset, data_dir)[:2]
+  return (center_crop, center_crop) if center_crop else (height, width)
+
+
 def load(dataset: str, split: str, data_dir: Optional[str] = None, image_size: int = 0,
-         download: bool = True, with_labels: bool = False) -> tf.data.Dataset:
+         download: bool = True, with_labels: bool = False, resize: str = "area") -> tf.data.Dataset:
   """uint8 images [H, W, C] (and int64 labels) of one split in TFDS's order, cropped and resized."""
   center_crop = dataset_info(dataset).center_crop
+  pipeline.check_resize(resize)
+  if resize == "pad" and image_size:
+    height, width = stored_size(dataset, data_dir)
+    side = max(height, width)
+    if image_size < side:
+      raise pipeline.pad_error(f"the images of {dataset} are {height}x{width}", side, image_size)
   if with_labels and class_names(dataset, data_dir) is None:
     raise ValueError(f"Dataset {dataset!r} has no class labels.")
   tfds_builder = builder(dataset, data_dir, download)
@@ -91,7 +105,7 @@ def load(dataset: str, split: str, data_dir: Optional[str] = None, image_size: i
     raise ValueError(f"Bad split {split!r} for {dataset}: {e}") from e
 
   def example_to_output(example):
-    image = pipeline.crop_and_resize(example["image"], center_crop, image_size)
+    image = pipeline.crop_and_resize(example["image"], center_crop, image_size, resize)
     return (image, example["label"]) if with_labels else image
 
   return ds.map(example_to_output, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

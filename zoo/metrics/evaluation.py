@@ -2,6 +2,11 @@
 
 `evaluate_images(images, dataset)` for any array of samples (generators, codecs, restorations);
 `training_evaluator(config)` for `zoo.train --eval_every`; `python -m zoo.evaluate` for a run folder.
+
+Like is compared with like: samples of side S, made by a run whose data pipeline brought the images to S
+by `image_resize` (area or pad), are scored against the test split sent through that same pipeline to S,
+and both then take one way to the extractor's input (features_lib.back_to_side). Real training images
+through a run's pipeline therefore score the same floor at every size (docs/metrics.md).
 """
 import functools
 import os
@@ -10,6 +15,7 @@ import numpy as np
 
 from zoo.metrics import classifier as classifier_lib
 from zoo.metrics import features as features_lib
+from zoo.metrics import inception as inception_lib
 from zoo.metrics import scores
 
 EXTRACTORS = ("auto", "classifier", "inception")
@@ -52,30 +58,72 @@ def _check_extractor(feature_extractor, dataset):
 
 
 class Evaluator:
-  """Holds one feature extractor and the real reference features; call it on uint8 sample arrays."""
+  """Holds one feature extractor and the real reference features; call it on uint8 sample arrays.
+
+  `image_size`: the side S of the samples, i.e. the run's --image_size; the reference split is sent
+  through the data pipeline to S by `image_resize` (the run's --image_resize). 0 takes S from each sample
+  array (a reference per side, built when first needed), which is the dataset's own size for a run
+  trained without --image_size. A folder dataset needs S before its first scores.
+  """
 
   def __init__(self, dataset, data_dir=None, download=True, feature_extractor="auto",
                inception_weights="imagenet", kid_subset_size=scores.KID_SUBSET_SIZE,
-               kid_subsets=scores.KID_NUM_SUBSETS, k=scores.PRECISION_RECALL_K):
+               kid_subsets=scores.KID_NUM_SUBSETS, k=scores.PRECISION_RECALL_K, image_size=0,
+               image_resize="area"):
     from zoo import data
     if dataset not in data.DATASETS:
       raise ValueError(f"Unknown dataset {dataset!r}. Valid names: {', '.join(sorted(data.DATASETS))}.")
-    self.dataset = dataset
+    data.pipeline.check_resize(image_resize)
+    if image_size < 0:
+      raise ValueError(f"image_size must be 0 (the samples' own size) or positive, got {image_size}.")
+    self.dataset, self.data_dir, self.download = dataset, data_dir, download
+    self.image_size, self.image_resize = image_size, image_resize
     self.feature_extractor = _check_extractor(feature_extractor, dataset)
     if self.feature_extractor == "classifier":
-      self.extractor = features_lib.ClassifierFeatures(dataset)
-      self.real, _ = features_lib.reference_features(self.extractor, data_dir, download)
+      self.extractor = _classifier_features(dataset)
     else:
-      from zoo.metrics import inception
-      self.extractor = inception.InceptionFeatures(inception_weights)
-      self.real = _inception_reference(self.extractor, dataset, data_dir, download)
+      try:
+        self.extractor = inception_lib.InceptionFeatures(inception_weights)
+      except inception_lib.InceptionWeightsUnavailableError as e:
+        raise inception_lib.InceptionWeightsUnavailableError(
+            f"{dataset!r} has no domain classifier, so its metrics use Inception-v3. {e}") from None
+    self.stored_side = data.stored_side(dataset, data_dir)
     self.options = {"kid_subset_size": kid_subset_size, "kid_subsets": kid_subsets, "k": k}
+    self._references = {}  # sample side -> (features, probabilities)
+    # The side last scored; the reference of a known side is built now, so bad data fails here.
+    self.side = image_size or self.stored_side
+    if self.side:
+      self._reference(self.side)
+
+  @property
+  def real(self):
+    """Reference features [N, D] of the side last scored (or of `image_size`)."""
+    return self._reference(self.side)[0]
+
+  def _reference(self, side):
+    if side not in self._references:
+      size = 0 if side == self.stored_side else side  # 0: the stored images, untouched
+      self._references[side] = features_lib.reference_features(
+          self.extractor, self.data_dir, self.download, dataset=self.dataset, image_size=size,
+          resize=self.image_resize)
+    return self._references[side]
+
+  def reference_name(self) -> str:
+    """E.g. 'mnist:test (10000 images) via area 28->64->28': the split and the path its images took."""
+    split = features_lib.REFERENCE_SPLIT
+    if not self.side:
+      return f"{self.dataset}:{split} (at the samples' size)"
+    name = f"{self.dataset}:{split} ({len(self.real)} images)"
+    if self.side == self.stored_side:
+      return name
+    source = self.stored_side or "square"
+    return f"{name} via {self.image_resize} {source}->{self.side}->{self.extractor.input_side}"
 
   def describe(self) -> dict:
     """What the numbers were computed with, for the JSON record."""
     record = {"dataset": self.dataset, "feature_extractor": self.feature_extractor,
-              "reference": f"{self.dataset}:{features_lib.REFERENCE_SPLIT} ({len(self.real)} images)",
-              **self.options}
+              "reference": self.reference_name(), "image_size": self.side,
+              "image_resize": self.image_resize, **self.options}
     if self.feature_extractor == "classifier":
       record["classifier_test_accuracy"] = classifier_lib.read_sidecar(self.dataset)["test_accuracy"]
     else:
@@ -83,49 +131,73 @@ class Evaluator:
     return record
 
   def __call__(self, images, seed=0) -> dict:
-    if self.feature_extractor == "classifier":
-      fake, fake_probabilities = self.extractor(images)
-    else:
-      fake, fake_probabilities = self.extractor(images), None
-    return score_features(self.real, fake, fake_probabilities, seed=seed, **self.options)
+    images = features_lib.check_images(images, channels=self.extractor.channels)
+    height, width = images.shape[1:3]
+    if height != width:
+      raise ValueError(f"samples are {height}x{width}; the metrics compare square images.")
+    if self.image_size and height != self.image_size:
+      raise ValueError(f"samples are {height}x{width} but this evaluator compares images of side "
+                       f"{self.image_size} (image_size={self.image_size}); pass the size the samples were "
+                       "made at (--image_size).")
+    real, _ = self._reference(height)
+    self.side = height
+    fake, fake_probabilities = self.extractor.extract(images, self.image_resize)
+    result = score_features(real, fake, fake_probabilities, seed=seed, **self.options)
+    if self.image_resize == "pad" and height > self.extractor.input_side:
+      # The crop back to the classifier's size ignores the padded border, so report what is drawn there.
+      result["pad_border_mean"] = features_lib.pad_border_mean(images, self.extractor.input_side)
+    return result
 
 
-def _inception_reference(extractor, dataset, data_dir, download):
-  """Inception features of the real reference split, cached on disk like the classifier's."""
-  key = f"{dataset}_{features_lib.REFERENCE_SPLIT}_inception_{extractor.weights}_{extractor.input_size}"
-  path = os.path.join(features_lib.cache_dir(), f"{key}.npz")
-  if os.path.exists(path):
-    with np.load(path) as cached:
-      return cached["features"]
-  real = extractor(features_lib.load_split_images(dataset, features_lib.REFERENCE_SPLIT, data_dir, download))
-  os.makedirs(features_lib.cache_dir(), exist_ok=True)
-  np.savez(path, features=real)
-  return real
+@functools.lru_cache(maxsize=None)
+def _classifier_features(dataset):
+  """One classifier per dataset and process, shared by the evaluators of every size (it is stateless)."""
+  return features_lib.ClassifierFeatures(dataset)
 
 
 @functools.lru_cache(maxsize=4)
 def get_evaluator(dataset, data_dir=None, download=True, feature_extractor="auto",
-                  inception_weights="imagenet", kid_subsets=scores.KID_NUM_SUBSETS) -> Evaluator:
-  """A shared Evaluator per setting: the classifier and reference features load once per process."""
+                  inception_weights="imagenet", kid_subsets=scores.KID_NUM_SUBSETS, image_size=0,
+                  image_resize="area") -> Evaluator:
+  """A shared Evaluator per setting: the extractor and reference features load once per process."""
   return Evaluator(dataset, data_dir, download, feature_extractor, inception_weights,
-                   kid_subsets=kid_subsets)
+                   kid_subsets=kid_subsets, image_size=image_size, image_resize=image_resize)
 
 
-def evaluate_images(images, dataset, data_dir=None, feature_extractor="auto", download=True) -> dict:
-  """Scores uint8 images [N, H, W, C] against `dataset`'s test split; returns {metric: float}.
+def evaluate_images(images, dataset, data_dir=None, feature_extractor="auto", download=True,
+                    image_resize="area") -> dict:
+  """Scores uint8 images [N, S, S, C] against `dataset`'s test split; returns {metric: float}.
 
-  Keys: fid, kid, kid_std, precision, recall, and for MNIST-like data classifier_score, modes_covered,
-  mode_coverage, max_class_share, min_class_share. See docs/metrics.md.
+  The test split is sent to S by `image_resize` ("area" or "pad", as the images were made), then both go
+  back to the extractor's input size alike. Keys: fid, kid, kid_std, precision, recall, and for
+  MNIST-like data classifier_score, modes_covered, mode_coverage, max_class_share, min_class_share.
+  See docs/metrics.md.
   """
-  return get_evaluator(dataset, data_dir, download, feature_extractor)(images)
+  return get_evaluator(dataset, data_dir, download, feature_extractor, image_resize=image_resize)(images)
 
 
 def training_evaluator(config):
-  """`evaluator(generator, step) -> {metric: float}` for zoo.training.fit, on `config.eval_samples`."""
-  from zoo import sampling
+  """`evaluator(generator, step) -> {metric: float}` for zoo.training.fit, on `config.eval_samples`.
+
+  Built at once, so a dataset that cannot be scored (no reference split, Inception-v3 weights missing
+  offline) stops the run at startup, not at its first evaluation.
+  """
+  from zoo import data, sampling
   if config.eval_samples < 2:
     raise ValueError(f"--eval_samples must be at least 2 (better thousands), got {config.eval_samples}.")
-  evaluator = get_evaluator(config.dataset, config.data_dir, kid_subsets=TRAINING_KID_SUBSETS)
+  try:
+    evaluator = get_evaluator(config.dataset, config.data_dir, kid_subsets=TRAINING_KID_SUBSETS,
+                              image_size=config.image_size, image_resize=data.image_resize(config))
+  except inception_lib.InceptionWeightsUnavailableError as e:
+    if os.environ.get(inception_lib.WEIGHTS_ENV):  # the error is about that file
+      raise inception_lib.InceptionWeightsUnavailableError(f"--eval_every: {e}") from None
+    raise inception_lib.InceptionWeightsUnavailableError(
+        f"--eval_every on {config.dataset!r} scores with Inception-v3 (there is no domain classifier), "
+        f"whose ImageNet weights are not available: set {inception_lib.WEIGHTS_ENV}=FILE, FILE being a "
+        f"local copy of {inception_lib.WEIGHTS_FILE}, or train without --eval_every and score the run "
+        "later with python -m zoo.evaluate --logdir=RUN --inception_weights=FILE.") from None
+  except ValueError as e:
+    raise ValueError(f"--eval_every: {e}") from None
 
   def evaluate(generator, step):
     del step  # the same noise at every step, see EVAL_NOISE_SEED

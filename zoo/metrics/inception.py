@@ -23,22 +23,39 @@ class InceptionWeightsUnavailableError(ValueError):
 
 
 def resolve_weights(weights="imagenet"):
-  """`None` (random), a local .h5 path, or 'imagenet' (then $ZOO_INCEPTION_WEIGHTS wins if set)."""
+  """`None` (random), a local .h5 path, or 'imagenet' (then $ZOO_INCEPTION_WEIGHTS wins if set).
+
+  'imagenet' without the file in Keras's cache and without internet fails here, at once, rather than
+  after building the network and a download attempt.
+  """
   if weights == "imagenet" and os.environ.get(WEIGHTS_ENV):
     weights = os.environ[WEIGHTS_ENV]
   if weights not in (None, "imagenet") and not os.path.exists(weights):
     raise InceptionWeightsUnavailableError(
         f"Inception-v3 weight file {weights!r} does not exist. Give the path of a local "
         f"{WEIGHTS_FILE} (Keras applications' no-top ImageNet weights).")
+  if weights == "imagenet" and not _keras_cached():
+    from zoo.data import tfds_source
+    if not tfds_source.internet_reachable():
+      raise unavailable("not in ~/.keras/models, and no internet to download them")
   return weights
 
 
-def _unavailable(error):
+def _keras_cached() -> bool:
+  """Whether keras.utils.get_file would find the weights without downloading them."""
+  # Keras's home is $KERAS_HOME, else ~/.keras; /tmp/.keras when that is not writable.
+  home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+  return any(os.path.exists(os.path.join(os.path.expanduser(base), "models", WEIGHTS_FILE))
+             for base in (home, os.path.join("/tmp", ".keras")))
+
+
+def unavailable(reason: str) -> InceptionWeightsUnavailableError:
+  """The one-line error for missing ImageNet weights, naming the ways to give a local copy."""
+  reason = " ".join(str(reason).split())[:160]
   return InceptionWeightsUnavailableError(
-      f"The Inception-v3 ImageNet weights are not available ({type(error).__name__}: {error}). "
-      "They are downloaded by keras.applications.InceptionV3 on first use, which needs internet. "
-      f"Offline, copy {WEIGHTS_FILE} into ~/.keras/models/, or set {WEIGHTS_ENV}=/path/to/{WEIGHTS_FILE} "
-      "(python -m zoo.evaluate also takes --inception_weights=PATH).")
+      f"Inception-v3's ImageNet weights are not available ({reason}): pass --inception_weights=FILE to "
+      f"python -m zoo.evaluate or set {WEIGHTS_ENV}=FILE, FILE being a local copy of {WEIGHTS_FILE} "
+      "(or copy that file into ~/.keras/models/).")
 
 
 class InceptionFeatures:
@@ -55,9 +72,11 @@ class InceptionFeatures:
     except Exception as e:  # Keras raises a bare Exception for a failed download, OSError for a bad file
       if weights is None:
         raise
-      raise _unavailable(e) from e
-    self.input_size = input_size
+      raise unavailable(f"{type(e).__name__}: {e}") from e
+    self.input_size = self.input_side = input_size
+    self.channels = None  # grayscale or RGB
     self.weights = "random" if weights is None else os.path.basename(str(weights))
+    self.fingerprint = f"inception_{self.weights}_{input_size}"
 
   def _features(self, images):
     """Eager on purpose: tracing this 300-layer network costs more than the overhead it saves."""
@@ -74,3 +93,9 @@ class InceptionFeatures:
       images = np.repeat(images, 3, axis=-1)  # gray as RGB, as the ImageNet network expects 3 channels
     return np.concatenate([self._features(images[start:start + BATCH]).numpy()
                            for start in range(0, len(images), BATCH)])
+
+  def extract(self, images, resize="area"):
+    """(features, None): the Evaluator's interface. Images of every side S reach 299x299 by the same
+    bilinear resize, so samples and the reference (brought to S by the pipeline) take one path."""
+    del resize
+    return self(images), None

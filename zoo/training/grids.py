@@ -30,8 +30,8 @@ class Grids:
     """The first `size` training images, prepared as a batch with a fixed seed."""
     if self._fixed_batch is None:
       config = self.config
-      real = data.load_images(config.dataset, config.train_split, config.data_dir,
-                              config.image_size).batch(size).take(1).get_single_element()
+      real = data.load_images(config.dataset, config.train_split, config.data_dir, config.image_size,
+                              resize=config.image_resize).batch(size).take(1).get_single_element()
       real = pixels.to_model_range(real, config.pixel_range)
       batch = real
       if self.spec.prepare_batch is not None:

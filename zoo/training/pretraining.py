@@ -52,7 +52,8 @@ class PretrainStep:
     config, pretraining = self.config, self.pretraining
     if self._validation is None:
       images = data.load_images(config.dataset, pretraining.validation_split, config.data_dir,
-                                config.image_size).take(pretraining.validation_examples)
+                                config.image_size, resize=config.image_resize)
+      images = images.take(pretraining.validation_examples)
       self._validation = images.batch(VALIDATION_BATCH).map(
           lambda x: pixels.to_model_range(x, config.pixel_range)).cache()
       self._validation_batch_loss = tf.function(
