@@ -14,11 +14,18 @@ when its library loads, by this rule:
 `--verbosity` in a --flagfile is not seen here (it is read before the flags are parsed). The rule only
 takes effect when this module is imported before TensorFlow is, which every CLI in zoo/ must do.
 TF_ENABLE_ONEDNN_OPTS is not touched: it changes the arithmetic, not only what is printed.
+
+`run(main, define_flags)` is every CLI's entry point (`python -m zoo.X` and the console script `zoo-X`):
+absl's app.run, except that --help/-h/--helpshort/--helpfull print the module's docstring and its flags
+to stdout and exit 0 (absl exits 1), a bad flag is one `error: ...` line, Ctrl-C is one line with status
+130, and a closed pipe (`... --help | head`) ends quietly. `fail(error)` exits with an error's one line.
 """
 import os
+import re
+import signal
 import sys
 
-from absl import flags, logging
+from absl import app, flags, logging
 
 DEFAULT_TF_CPP_MIN_LOG_LEVEL = "2"
 
@@ -69,3 +76,107 @@ def quiet_library_logs():
   """TFDS and TF log INFO lines through absl; keep the terminal for our own output unless asked."""
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
+
+
+HELP_FLAGS = ("-h", "-help", "--help", "-?", "--helpshort", "--helpfull")
+INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a command that Ctrl-C stopped
+
+
+def run(main, define_flags=None, flags_parser=None, interrupted=None):
+  """Runs `main(argv)` as described in the module docstring. `flags_parser` replaces the parsing (and the
+  --help handling) for a CLI that does its own, as zoo.train does; `interrupted` replaces the line that
+  Ctrl-C prints."""
+  if define_flags is not None:
+    define_flags()
+  try:
+    if flags_parser is None and wants_help(sys.argv):
+      print(usage(main, full="--helpfull" in sys.argv))
+      sys.exit(0)
+    app.run(main, flags_parser=flags_parser or _parse_flags)
+  except KeyboardInterrupt:
+    sys.stdout.flush()
+    print(interrupted or f"error: interrupted (Ctrl-C) before {_tool(main)} finished; its output may be "
+          "missing or incomplete.", file=sys.stderr)
+    sys.exit(INTERRUPTED)
+  except BrokenPipeError:  # the reader of stdout went away: stop quietly, as Unix tools do
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error on exit's flush
+    sys.exit(1)
+
+
+def wants_help(argv) -> bool:
+  """Whether the command line asks for help (flags after a bare `--` are not flags)."""
+  args = argv[1:]
+  if "--" in args:
+    args = args[:args.index("--")]
+  return any(arg in HELP_FLAGS for arg in args)
+
+
+def usage(main, full=False) -> str:
+  """The help of the CLI whose main function is `main`: its module's docstring, then its flags (with
+  `full`, every flag absl knows: logging's, TensorFlow's...)."""
+  module = main.__module__
+  doc = (sys.modules[module].__doc__ or f"{_tool(main)} [flags]").strip()
+  # absl files flags under the module that defined them, and under sys.argv[0] for `python -m`'s __main__
+  key = sys.argv[0] if module == "__main__" else module
+  own = "\n".join(flags.FLAGS.module_help(key).strip().splitlines()[1:])  # without the "<key>:" line
+  flag_help = flags.FLAGS.get_help() if full else own
+  hint = "" if full else "\n\n--helpfull also lists absl's own flags (--verbosity, --flagfile, ...)."
+  return f"{doc}\n\nflags:\n{flag_help}{hint}"
+
+
+def _parse_flags(argv):
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    missing = re.match(r"flag --(\w+)=None: Flag --\1 must have a value other than None", str(e))
+    message = f"--{missing.group(1)} is required" if missing else one_line(e)
+    sys.exit(f"error: {message} (--help lists the flags).")
+
+
+def _tool(main) -> str:
+  module = main.__module__
+  if module == "__main__":
+    module = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+  return module.rsplit(".", 1)[-1]
+
+
+def one_line(error) -> str:
+  """The one line of an error worth showing. TensorFlow wraps an error raised while it traces a function
+  ("in user code:", then the traced frames) with the original error's "Type: message" as the last line."""
+  if isinstance(error, OSError) and error.strerror and error.filename:  # not "[Errno 20] ..."
+    return f"{error.strerror}: {error.filename!r}"
+  lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+  if not lines:
+    return type(error).__name__
+  if len(lines) > 1 and lines[0] == "in user code:":
+    last = lines[-1]
+    prefix = f"{type(error).__name__}: "
+    return last[len(prefix):] if last.startswith(prefix) else last
+  return lines[0]
+
+
+def fail(error):
+  """Exits with status 1 and `error: <the error's one line>` on stderr."""
+  sys.exit(f"error: {one_line(error)}")
+
+
+def is_command(module_name: str) -> bool:
+  """Whether the module of this `__name__` is the command this process runs: `python -m zoo.X` runs it as
+  __main__; the console script zoo-X (sys.argv[0]) imports zoo.X before anything else."""
+  if module_name == "__main__":
+    return True
+  script = os.path.basename(sys.argv[0]) if sys.argv else ""
+  return script == "zoo-" + module_name.rsplit(".", 1)[-1].replace("_", "-")
+
+
+def exit_on_signals(when: str):
+  """From now until something else takes them over, SIGINT and SIGTERM end the process at once with one
+  line on stderr ("<SIGNAL> received <when>") and status 128 + the signal's number (130, 143), as a shell
+  reports a command the signal stopped: no KeyboardInterrupt traceback, no silent death."""
+  def handle(signum, frame):
+    del frame
+    sys.stdout.flush()
+    print(f"{signal.Signals(signum).name} received {when}", file=sys.stderr, flush=True)
+    raise SystemExit(128 + signum)
+  for sig in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(sig, handle)

@@ -14,9 +14,9 @@ import os
 import sys
 import warnings
 
-from absl import app, flags
+from absl import flags
 
-from zoo.cli import quiet_library_logs
+from zoo import cli
 
 FLAGS = flags.FLAGS
 
@@ -91,7 +91,7 @@ def write_file(path, data):
 
 
 def main(argv):
-  quiet_library_logs()
+  cli.quiet_library_logs()
   if len(argv) < 2 or argv[1] not in ("encode", "decode", "batch"):
     sys.exit(f"error: {USAGE}")
   command, paths = argv[1], argv[2:]
@@ -118,14 +118,13 @@ def main(argv):
       np.savez_compressed(os.path.join(paths[0], "decoded.npz"), images=decoded)
       write_file(os.path.join(paths[0], "stats.json"), json.dumps(stats, indent=2).encode())
       print(json.dumps(stats, indent=2))
-  except (ValueError, FileNotFoundError, data.DataUnavailableError) as e:
-    sys.exit(f"error: {e}")
+  except (ValueError, OSError, data.DataUnavailableError) as e:
+    cli.fail(e)
 
 
 def run():
   """Console script `zoo-compress`."""
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)
 
 
 if __name__ == "__main__":

@@ -211,12 +211,15 @@ def validate(config: TrainConfig) -> None:
   for name in ("steps", "batch_size", "steps_per_call", "d_steps", "latent_dim", "log_every",
                "image_every", "checkpoint_every", "keep_checkpoints", "num_grid_images", "shuffle_buffer"):
     require(getattr(config, name) > 0, f"--{name} must be positive, got {getattr(config, name)}.")
-  for name in ("g_learning_rate", "d_learning_rate"):
-    require(getattr(config, name) > 0, f"--{name} must be positive, got {getattr(config, name)}.")
+  for name in ("g_learning_rate", "d_learning_rate"):  # a negative rate climbs the loss: D's loss explodes
+    require(0 < getattr(config, name) < float("inf"),
+            f"--{name} must be a positive number, e.g. 2e-4, got {getattr(config, name)}.")
   for name in ("beta_1", "beta_2"):
     require(0 <= getattr(config, name) < 1, f"--{name} must be in [0, 1), got {getattr(config, name)}.")
-  for name in ("image_size", "eval_every", "seed", "r1_gamma", "r2_gamma", "gp_weight"):
+  for name in ("image_size", "seed", "r1_gamma", "r2_gamma", "gp_weight"):
     require(getattr(config, name) >= 0, f"--{name} must be 0 or more, got {getattr(config, name)}.")
+  require(config.eval_every >= 0, f"--eval_every must be 0 (no evaluation during training) or a positive "
+          f"number of steps, got {config.eval_every}.")
   require(config.eval_samples >= 2 or not config.eval_every,
           f"--eval_samples must be at least 2 (better thousands), got {config.eval_samples}.")
   require(0 <= config.ema_decay < 1, f"--ema_decay must be in [0, 1) (0: off), got {config.ema_decay}.")
@@ -231,8 +234,10 @@ def validate(config: TrainConfig) -> None:
           f"--precision={config.precision!r} is not one of {', '.join(PRECISIONS)}.")
   require(config.strategy in STRATEGIES,
           f"--strategy={config.strategy!r} is not one of {', '.join(STRATEGIES)}.")
-  require(config.strategy != "tpu" or config.tpu or os.environ.get("TPU_NAME"),
-          "--strategy=tpu needs --tpu=NAME (the TPU's name or grpc:// address), or $TPU_NAME set.")
+  tpu_environment = ("TPU_NAME", "TPU_CONFIG", "KUBE_GOOGLE_CLOUD_TPU_ENDPOINTS")  # TPUClusterResolver's
+  require(config.strategy != "tpu" or config.tpu or any(os.environ.get(name) for name in tpu_environment),
+          "--strategy=tpu needs --tpu: the Cloud TPU's name, its grpc://host:port address, or --tpu=local "
+          "on a TPU VM (or TPU_NAME set in the environment); see docs/distributed.md.")
 
 
 def save(config: TrainConfig) -> None:

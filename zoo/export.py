@@ -13,10 +13,9 @@ export never leaves a half-written model.
 """
 import os
 import shutil
-import sys
 import tempfile
 
-from absl import app, flags
+from absl import flags
 
 from zoo import cli
 
@@ -100,15 +99,14 @@ def main(argv):
   cli.quiet_library_logs()
   try:
     paths = export_generator(FLAGS.logdir, FLAGS.out, FLAGS.use_ema)
-  except (ValueError, FileNotFoundError) as e:
-    sys.exit(f"error: {e}")
+  except (ValueError, OSError) as e:
+    cli.fail(e)
   print("wrote", *paths)
 
 
 def run():
   """Console script `zoo-export`."""
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ run's own degradation to IN.png (seeded by `--seed`) and saves it, to try a mode
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from zoo import cli
 from zoo import pixels
@@ -107,15 +107,14 @@ def main(argv):
     sys.exit("error: want two file names: python -m zoo.restore --logdir=RUN IN.png OUT.png")
   try:
     restore_file(FLAGS.logdir, argv[1], argv[2], FLAGS.degraded_out, FLAGS.seed)
-  except (ValueError, FileNotFoundError) as e:
-    sys.exit(f"error: {e}")
+  except (ValueError, OSError) as e:
+    cli.fail(e)
   print(f"wrote {argv[2]}")
 
 
 def run():
   """Console script `zoo-restore`."""
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)
 
 
 if __name__ == "__main__":

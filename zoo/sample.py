@@ -6,9 +6,8 @@
 A run trained with --ema_decay is sampled from its EMA generator unless --use_ema=false.
 """
 import os
-import sys
 
-from absl import app, flags
+from absl import flags
 
 from zoo import cli
 
@@ -47,15 +46,14 @@ def main(argv):
   cli.quiet_library_logs()
   try:
     samples = write_samples(FLAGS.logdir, FLAGS.num, FLAGS.out, FLAGS.seed, FLAGS.use_ema)
-  except (ValueError, FileNotFoundError) as e:
-    sys.exit(f"error: {e}")
+  except (ValueError, OSError) as e:
+    cli.fail(e)
   print(f"wrote {len(samples)} samples {samples.shape[1:]} to {FLAGS.out}")
 
 
 def run():
   """Console script `zoo-sample`."""
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)
 
 
 if __name__ == "__main__":

@@ -3,15 +3,24 @@
 Flags left unset take the model's defaults (zoo/models/<name>.py), then the trainer's (zoo/config.py).
 Running the same command again with the same --logdir resumes from the latest checkpoint.
 `--list_models` lists the models with their options; `--model=NAME --help` shows NAME's settings.
+Ctrl-C (SIGINT) or SIGTERM during training saves a checkpoint and exits 0; before training has begun
+(while TensorFlow loads and the run is set up) nothing is saved, and it stops at once with one line and
+status 130 (SIGINT) or 143 (SIGTERM), as for a command the signal killed.
 """
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from zoo import cli
-from zoo import config_flags
-from zoo import models
+
+STARTING = ("while zoo.train was starting, before training began: nothing was saved. Run the same command "
+            "again to start.")
+if cli.is_command(__name__):  # before TensorFlow loads (seconds); the training loop takes over later
+  cli.exit_on_signals(STARTING)
+
+from zoo import config_flags  # noqa: E402  (imports TensorFlow)
+from zoo import models  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", config_flags.DEFAULT_MODEL, "Registered model name (--list_models lists them).")
@@ -82,10 +91,11 @@ def main(argv):
     print(f"Training {config.model} on {config.dataset} with --strategy={config.strategy} "
           f"({strategy.num_replicas_in_sync} replica(s)) into {config.logdir}", flush=True)
     training.fit(config, strategy, download=FLAGS.download, evaluator=_evaluator(config))
-  except (ValueError, FileNotFoundError, data.DataUnavailableError, training.NonFiniteLossError) as e:
-    sys.exit(f"error: {e}")
+  except (ValueError, OSError, data.DataUnavailableError, training.NonFiniteLossError) as e:
+    cli.fail(e)  # OSError: e.g. a --logdir inside a file, or one that cannot be written
   except training.TrainingInterrupted as e:
     print(e)
+  cli.exit_on_signals("while zoo.train was exiting, after its last checkpoint was saved.")
 
 
 def _evaluator(config):
@@ -97,7 +107,11 @@ def _evaluator(config):
 
 def run():
   """Console script `zoo-train`."""
-  app.run(main, flags_parser=parse_flags)
+  cli.exit_on_signals(STARTING)
+  # A KeyboardInterrupt then comes only from a second signal while the loop saves before stopping.
+  cli.run(main, flags_parser=parse_flags,
+          interrupted="error: interrupted again before the checkpoint was saved; run the same command to "
+          "resume from the latest checkpoint.")
 
 
 if __name__ == "__main__":
