@@ -206,12 +206,12 @@ NO_TPU = {"TPU_NAME": "", "TPU_CONFIG": "", "KUBE_GOOGLE_CLOUD_TPU_ENDPOINTS": "
     (["--g_learning_rate=-2e-4"], None, ["--g_learning_rate must be a positive number", "got -0.0002"]),
     (["--d_learning_rate=-1"], None, ["--d_learning_rate must be a positive number", "got -1.0"]),
     (["--strategy=tpu"], NO_TPU, ["--strategy=tpu needs --tpu", "docs/distributed.md"]),
-    (["--noise_sigma=-1"], None, ["--noise_sigma must be 0 or more", "got -1.0"]),
+    (["--noise_sigma=-1"], None, ["--noise_sigma must be positive", "got -1.0"]),
     (["--task=inpaint", "--mask_size=100"], None, ["--mask_size must be between 1 and the image side 28"]),
-    # Refused inside the input pipeline, where TensorFlow wraps it in a trace of the traced code.
-    (["--task=denoise", "--noise_sigma=0"], None, ["noise_sigma must be positive, got 0.0"]),
+    (["--task=denoise", "--noise_sigma=0"], None, ["--noise_sigma must be positive", "got 0.0"]),
+    (["--task=superres", "--scale=0"], None, ["--scale must be 1 or more", "got 0"]),
 ], ids=["eval_every", "g_learning_rate", "d_learning_rate", "tpu", "noise_sigma", "mask_size",
-        "noise_sigma_0"])
+        "noise_sigma_0", "scale_0"])
 def test_bad_settings_are_one_line_and_write_nothing(tmp_path, flags, env, phrases):
   base = IMAGE_GAN_FLAGS if any(f.startswith(("--noise_sigma", "--task")) for f in flags) else QUICK_FLAGS
   logdir = tmp_path / "run"
@@ -407,12 +407,6 @@ def test_evaluate_npz_of_a_text_file_is_one_line(tmp_path, name):
 
 # ---- --help, flags, console scripts ------------------------------------------------------------------
 
-def evaluate_not_yet(*values):
-  return pytest.param(*values, marks=pytest.mark.xfail(
-      strict=True, reason="zoo/evaluate.py's run() still calls absl's app.run, which exits 1 on --help; it "
-      "needs `cli.run(main, define_flags)`"))
-
-
 @pytest.mark.parametrize("module, own_flags", [
     ("zoo.train", ["--model", "--logdir", "--steps", "--list_models"]),
     ("zoo.sample", ["--logdir", "--num", "--out", "--use_ema"]),
@@ -420,7 +414,7 @@ def evaluate_not_yet(*values):
     ("zoo.restore", ["--logdir", "--degraded_out", "--seed"]),
     ("zoo.compress", ["--logdir", "--convert", "--split"]),
     ("zoo.photo_patches", ["--out", "--size", "--num_test"]),
-    evaluate_not_yet("zoo.evaluate", ["--logdir", "--npz", "--num_samples"]),
+    ("zoo.evaluate", ["--logdir", "--npz", "--num_samples"]),
 ])
 def test_help_exits_0_and_lists_the_flags(module, own_flags):
   result = run_module(module, "--help")

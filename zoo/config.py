@@ -13,12 +13,13 @@ import json
 import os
 from typing import Any, Dict, Mapping, Optional
 
+from zoo import hardware
 from zoo import models
 from zoo.training import augment
 from zoo.training import losses
 
 CONFIG_FILE = "config.json"
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 DEFAULT_RECIPE = "default"
 
@@ -67,8 +68,9 @@ class TrainConfig:
   tpu: str = _field("", "TPU name or address for --strategy=tpu.")
   steps_per_call: int = _field(1, "Training steps per compiled call.")
   jit_compile: bool = _field(False, "Compile the forward and backward pass with XLA.")
-  precision: str = _field("float32", "Compute dtype policy; variables and losses stay float32.",
-                          choices=PRECISIONS)
+  precision: str = _field("auto", "Compute dtype policy; variables and losses stay float32. auto: "
+                          "mixed_bfloat16 where the hardware multiplies in bfloat16 (TPU, GPU >= Ampere, CPU "
+                          "with AMX or AVX512-BF16), else float32 (zoo/hardware.py).", choices=PRECISIONS)
   # Score real and fake in one D call. It saves a call but G's gradient then also flows back through
   # the real half: a loss for convolutional D on CPU (docs/performance.md). Not for D with BatchNorm.
   joint_discriminator_pass: bool = _field(True, "Score real and fake in one D call (faster for cheap D; "
@@ -126,6 +128,8 @@ def resolve(model: str, logdir: str, overrides: Mapping[str, Any], spec=None) ->
   recipe_options = recipe.pop("options", {})
   options = resolve_options(spec, {**recipe_options, **given.pop("options", {})})
   values = {**dict(spec.tuning), **dict(spec.defaults), **recipe, **given}
+  if values.get("precision", "auto") == "auto":
+    values["precision"] = hardware.auto_precision(values.get("strategy", "default"))
   if values.get("data_dir"):
     values["data_dir"] = os.path.abspath(os.path.expanduser(values["data_dir"]))
   config = TrainConfig(**{**values, "model": model, "logdir": logdir, "options": options,

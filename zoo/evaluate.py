@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 from zoo import cli
 
@@ -181,8 +181,7 @@ def main(argv):
 
 def run():
   """Console script `zoo-evaluate`."""
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)
 
 
 if __name__ == "__main__":

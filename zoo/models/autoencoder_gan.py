@@ -35,9 +35,9 @@ DEFAULTS = {
     "image_every": 50,
     "checkpoint_every": 100,
 }
-# Separate real and fake D passes and bfloat16 are the faster settings for convolutional models on
-# this CPU (docs/performance.md); a whole GAN step of this model runs 8x faster in bfloat16 here.
-TUNING = {"joint_discriminator_pass": False, "precision": "mixed_bfloat16", "steps_per_call": 10}
+# Separate real and fake D passes are the faster setting for convolutional models on CPUs
+# (docs/performance.md); the precision follows the host (--precision=auto).
+TUNING = {"joint_discriminator_pass": False, "steps_per_call": 10}
 
 OPTIONS = {
     # The article pretrains for 50 epochs of batch 256 (~10,500 steps), hours on this CPU. The

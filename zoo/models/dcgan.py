@@ -33,7 +33,6 @@ DEFAULTS = {
     "checkpoint_every": 500,
 }
 TUNING = {
-    "precision": "mixed_bfloat16",    # faster than float32 on CPUs with AMX-BF16 (docs/performance.md)
     # The fastest setting for the tutorial DCGAN on this CPU (docs/performance.md); separate real and
     # fake D passes also keep the discriminator_batchnorm option's statistics apart, as in DCGAN.
     "steps_per_call": 4,
@@ -52,6 +51,7 @@ OPTIONS = {
                                          "article's 2; the DCGAN paper's D has 4 at 64x64."),
     "generator_dense_batchnorm": Option(True, "BatchNorm on G's projection (DCGAN paper, TF tutorial; "
                                         "not the article's): without it G collapses (docs/dcgan.md)."),
+    "generator_filters": Option(512, "Filters of G's 4x4 seed (the article's 512), halving per doubling."),
     "weight_init": Option("glorot_uniform", "Kernel initializer: Keras' default, which the article's code "
                           "gets, or dcgan_normal, N(0, 0.02) as in the DCGAN paper.",
                           choices=("glorot_uniform", "dcgan_normal")),
@@ -60,18 +60,18 @@ OPTIONS = {
 ARTICLE = {"options": {"generator_l2": 0.01, "generator_dense_batchnorm": False}}
 
 SEED_SIZE = 4                  # the generator starts from a 4x4 feature map
-SEED_FILTERS = 512
 D_FIRST_FILTERS = 64           # doubling per D convolution: 64, 128 (the article's two), 256, 512
 LEAKY_SLOPE = 0.2
 
 
-def upsampling_filters(image_size):
-  """Filters of the BN'd ConvT stages: halving from 512 per doubling, e.g. (256, 128, 64) at 64."""
+def upsampling_filters(image_size, seed_filters=512):
+  """Filters of the BN'd ConvT stages: halving from `seed_filters` per doubling, e.g. (256, 128, 64)
+  at 64 from the article's 512."""
   doublings = (image_size // SEED_SIZE).bit_length() - 1
   if image_size < 2 * SEED_SIZE or SEED_SIZE * 2**doublings != image_size:
     raise ValueError(f"dcgan needs a square image of side 4*2^k (8, 16, 32, 64, 128, ...), got "
                      f"{image_size}; set --image_size, e.g. --image_size=64.")
-  return tuple(SEED_FILTERS // 2**(i + 1) for i in range(doublings - 1))
+  return tuple(seed_filters // 2**(i + 1) for i in range(doublings - 1))
 
 
 def check_options(config, image_shape):
@@ -109,15 +109,16 @@ def build_generator(config, image_shape):
   regularizer = keras.regularizers.l2(l2) if l2 else None
   z = keras.Input([config.latent_dim], name="z")
   init = _initializer(config)
+  seed_filters = config.options["generator_filters"]
   if config.options["generator_dense_batchnorm"]:  # BN's offset replaces the Dense bias
-    x = layers.Dense(SEED_SIZE * SEED_SIZE * SEED_FILTERS, use_bias=False, kernel_initializer=init,
+    x = layers.Dense(SEED_SIZE * SEED_SIZE * seed_filters, use_bias=False, kernel_initializer=init,
                      kernel_regularizer=regularizer)(z)
     x = layers.Activation("relu")(_batch_norm()(x))
   else:
-    x = layers.Dense(SEED_SIZE * SEED_SIZE * SEED_FILTERS, activation="relu", kernel_initializer=init,
+    x = layers.Dense(SEED_SIZE * SEED_SIZE * seed_filters, activation="relu", kernel_initializer=init,
                      kernel_regularizer=regularizer)(z)
-  x = layers.Reshape((SEED_SIZE, SEED_SIZE, SEED_FILTERS))(x)  # [B, 4, 4, 512]
-  for filters in upsampling_filters(height):
+  x = layers.Reshape((SEED_SIZE, SEED_SIZE, seed_filters))(x)  # [B, 4, 4, 512] in the article
+  for filters in upsampling_filters(height, seed_filters):
     x = zoo_layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=init,
                                    kernel_regularizer=regularizer)(x)
     x = _batch_norm()(x)

@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 import tensorflow as tf
 
+from zoo import checkpoints
 from zoo import config as config_lib
 from zoo import distribute
 from zoo import models
@@ -134,6 +135,8 @@ def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=pri
   trainer = GANTrainer(config, strategy, spec)
   manager = tf.train.CheckpointManager(trainer.checkpoint, _checkpoint_dir(config, strategy),
                                        max_to_keep=config.keep_checkpoints)
+  if chief:  # what a save killed midway left behind (no save runs yet)
+    checkpoints.remove_interrupted_saves(runs.checkpoint_dir(config.logdir))
   if latest is not None:
     trainer.checkpoint.restore(latest).assert_existing_objects_matched()
     log(f"Resumed from {latest} at step {int(trainer.step.numpy())}"

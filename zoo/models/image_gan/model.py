@@ -64,16 +64,16 @@ def check_options(config, image_shape):
   if height % DOWNSAMPLING or width % DOWNSAMPLING:
     raise ValueError(f"image_gan's U-Net halves the image twice, so its sides must be multiples of "
                      f"{DOWNSAMPLING}; got {height}x{width}. Set --image_size, e.g. --image_size=32.")
-  if options["task"] == "superres" and (height % options["scale"] or width % options["scale"]):
-    raise ValueError(f"--scale={options['scale']} must divide the image size {height}x{width}.")
-  if options["noise_sigma"] < 0:
-    raise ValueError(f"--noise_sigma must be 0 or more (a standard deviation in [0, 1] pixel units), got "
-                     f"{options['noise_sigma']}.")
+  if options["noise_sigma"] <= 0:
+    raise ValueError(f"--noise_sigma must be positive (a standard deviation in [0, 1] pixel units, e.g. "
+                     f"0.3), got {options['noise_sigma']}.")
   if not 1 <= options["mask_size"] <= min(height, width):
     raise ValueError(f"--mask_size must be between 1 and the image side {min(height, width)}, got "
                      f"{options['mask_size']}.")
   if options["scale"] < 1:
     raise ValueError(f"--scale must be 1 or more, got {options['scale']}.")
+  if options["task"] == "superres" and (height % options["scale"] or width % options["scale"]):
+    raise ValueError(f"--scale={options['scale']} must divide the image size {height}x{width}.")
   if options["l1_weight"] < 0:
     raise ValueError(f"--l1_weight must be >= 0, got {options['l1_weight']}.")
   for name in ("generator_filters", "discriminator_filters"):
