@@ -1,5 +1,4 @@
 """zoo.training.losses: every family against numbers worked out by hand, reductions, dtypes."""
-import importlib.util
 import math
 
 import numpy as np
@@ -98,17 +97,6 @@ def test_non_saturating_is_binary_cross_entropy_bit_for_bit(dtype):
   for r, f in ((real, fake), (real_patches, fake_patches)):
     np.testing.assert_array_equal(family.discriminator(r, f), bce(1.0, r) + bce(0.0, f))
     np.testing.assert_array_equal(family.generator(r, f), bce(1.0, f))
-
-
-@pytest.mark.skipif(importlib.util.find_spec("zoo.losses") is None, reason="zoo/losses.py was removed")
-@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
-def test_non_saturating_equals_the_former_zoo_losses(dtype):
-  old = importlib.import_module("zoo.losses")
-  family = losses.get("non_saturating")
-  real, fake, real_patches, fake_patches = _random_logits(dtype)
-  for r, f in ((real, fake), (real_patches, fake_patches)):
-    np.testing.assert_array_equal(family.discriminator(r, f), old.non_saturating_discriminator_loss(r, f))
-    np.testing.assert_array_equal(family.generator(r, f), old.non_saturating_generator_loss(f))
 
 
 def test_logged_metrics_are_probabilities_for_non_saturating():

@@ -51,6 +51,8 @@ OPTIONS = {
                                          "article's 2; the DCGAN paper's D has 4 at 64x64."),
     "generator_dense_batchnorm": Option(True, "BatchNorm on G's projection (DCGAN paper, TF tutorial; "
                                         "not the article's): without it G collapses (docs/dcgan.md)."),
+    "discriminator_filters": Option(64, "Filters of D's first convolution (the article's 64), doubling "
+                                    "per convolution."),
     "generator_filters": Option(512, "Filters of G's 4x4 seed (the article's 512), halving per doubling."),
     "weight_init": Option("glorot_uniform", "Kernel initializer: Keras' default, which the article's code "
                           "gets, or dcgan_normal, N(0, 0.02) as in the DCGAN paper.",
@@ -60,7 +62,6 @@ OPTIONS = {
 ARTICLE = {"options": {"generator_l2": 0.01, "generator_dense_batchnorm": False}}
 
 SEED_SIZE = 4                  # the generator starts from a 4x4 feature map
-D_FIRST_FILTERS = 64           # doubling per D convolution: 64, 128 (the article's two), 256, 512
 LEAKY_SLOPE = 0.2
 
 
@@ -134,7 +135,8 @@ def build_discriminator(config, image_shape):
   init = _initializer(config)
   x = images
   for i in range(config.options["discriminator_convolutions"]):
-    x = layers.Conv2D(D_FIRST_FILTERS * 2**i, 4, strides=2, padding="same", kernel_initializer=init)(x)
+    filters = config.options["discriminator_filters"] * 2**i
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init)(x)
     if i > 0 and config.options["discriminator_batchnorm"]:
       x = _batch_norm()(x)
     x = zoo_layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)

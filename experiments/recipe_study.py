@@ -1,0 +1,115 @@
+"""The recipe study of docs/recipe.md: dcgan trained with one recipe per cell, at an equal images-seen budget.
+
+  python -m experiments.recipe_study --dataset=mnist --cells=all --root=runs/recipe_study   # trains
+  python -m experiments.recipe_study --dataset=mnist --table --root=runs/recipe_study       # the table
+
+Each cell is `python -m zoo.train` with the shared settings below plus the cell's flags, then
+`python -m zoo.evaluate` (10,000 samples, the like-for-like path) of its EMA generator and of its raw G,
+so every run answers "EMA on or off" too. A cell's run folder is <root>/<dataset>/<cell>_s<seed>; a
+finished cell is not retrained, and its scores are appended to <root>/results.jsonl with the run's wall
+time and the load average it ran under (the 2-core machine is shared, so wall times are upper bounds).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("dataset", "mnist", "mnist or fashion_mnist.")
+flags.DEFINE_string("data_dir", "../shared/tensorflow_datasets", "TFDS data_dir.")
+flags.DEFINE_string("root", "runs/recipe_study", "Where the runs and results.jsonl go.")
+flags.DEFINE_list("cells", [], "Cells to run (names below, or 'all').")
+flags.DEFINE_list("seeds", ["0"], "Seeds of each cell.")
+flags.DEFINE_integer("images", 100_000, "Real images shown to D per run (steps x batch).")
+flags.DEFINE_integer("num_samples", 10_000, "Samples per evaluation.")
+flags.DEFINE_bool("table", False, "Print the markdown table of results.jsonl instead of training.")
+
+# The architectures compared. "article": the article's 2-convolution D with Dropout(0.3) and Keras'
+# default init; "dcgan": the DCGAN paper's D (3 stride-2 convolutions at 32x32 to 4x4, BatchNorm after
+# all but the first, N(0, 0.02) init, no dropout), the pytorch/examples recipe; "plain": the same D
+# without BatchNorm, for penalties that differentiate D's input gradient per example.
+ARCHITECTURES = {
+    "article": ["--discriminator_convolutions=2", "--discriminator_dropout=0.3",
+                "--weight_init=glorot_uniform", "--nodiscriminator_batchnorm"],
+    "dcgan": ["--discriminator_convolutions=3", "--discriminator_dropout=0", "--weight_init=dcgan_normal",
+              "--discriminator_batchnorm"],
+    "plain": ["--discriminator_convolutions=3", "--discriminator_dropout=0", "--weight_init=dcgan_normal",
+              "--nodiscriminator_batchnorm"],
+}
+CELLS = {
+    "article_ns": ARCHITECTURES["article"] + ["--loss=non_saturating"],
+    "dcgan_ns": ARCHITECTURES["dcgan"] + ["--loss=non_saturating"],
+    "dcgan_hinge": ARCHITECTURES["dcgan"] + ["--loss=hinge"],
+    "dcgan_ls": ARCHITECTURES["dcgan"] + ["--loss=least_squares"],
+    "dcgan_ns_augment": ARCHITECTURES["dcgan"] + ["--loss=non_saturating", "--augment=translation,cutout"],
+    "plain_ns_r1": ARCHITECTURES["plain"] + ["--loss=non_saturating", "--r1_gamma=1", "--r1_every=4"],
+    "plain_sn_hinge": ARCHITECTURES["plain"] + ["--loss=hinge", "--spectral_norm"],
+    "plain_relativistic_r1r2": ARCHITECTURES["plain"] + ["--loss=relativistic", "--r1_gamma=1", "--r2_gamma=1"],
+    "plain_wgan_gp": ARCHITECTURES["plain"] + ["--loss=wasserstein", "--gp_weight=10"],
+    "dcgan_ns_64": ARCHITECTURES["dcgan"] + ["--loss=non_saturating", "--image_size=64",
+                                            "--image_resize=area"],
+}
+# What every cell shares (a cell's flags come after, so they win).
+SHARED = ["--model=dcgan", "--image_size=32", "--image_resize=pad", "--generator_filters=256",
+          "--ema_decay=0.999", "--batch_size=64", "--log_every=100", "--image_every=500",
+          "--steps_per_call=8"]
+RESULTS = "results.jsonl"
+
+
+def run_cell(cell, seed):
+  logdir = os.path.join(FLAGS.root, FLAGS.dataset, f"{cell}_s{seed}")
+  steps = FLAGS.images // 64
+  command = [sys.executable, "-m", "zoo.train", *SHARED, f"--dataset={FLAGS.dataset}",
+             f"--data_dir={FLAGS.data_dir}", f"--seed={seed}", f"--steps={steps}",
+             f"--checkpoint_every={steps}", f"--logdir={logdir}", *CELLS[cell]]
+  began, load = time.time(), os.getloadavg()[0]
+  subprocess.run(command, check=True)
+  seconds = time.time() - began
+  load = (load + os.getloadavg()[0]) / 2
+  for use_ema in (True, False):
+    output = os.path.join(logdir, f"eval_{'ema' if use_ema else 'raw'}.json")
+    if not os.path.exists(output):
+      subprocess.run([sys.executable, "-m", "zoo.evaluate", f"--logdir={logdir}",
+                      f"--num_samples={FLAGS.num_samples}", f"--use_ema={use_ema}", f"--output={output}"],
+                     check=True)
+    with open(output) as f:
+      record = json.load(f)
+    result = {"cell": cell, "dataset": FLAGS.dataset, "seed": seed, "ema": use_ema,
+              "images": record["images_seen"], "train_seconds": round(seconds), "load": round(load, 1),
+              "command": " ".join(["python -m zoo.train", *command[3:]]), **record["metrics"]}
+    with open(os.path.join(FLAGS.root, RESULTS), "a") as f:
+      f.write(json.dumps(result) + "\n")
+
+
+def table():
+  rows = [json.loads(line) for line in open(os.path.join(FLAGS.root, RESULTS))]
+  print("| dataset | cell | seed | EMA | FID | recall | precision | classes | images | train time | load |")
+  print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+  for r in sorted(rows, key=lambda r: (r["dataset"], r["fid"])):
+    print(f"| {r['dataset']} | {r['cell']} | {r['seed']} | {'yes' if r['ema'] else 'no'} | {r['fid']:.2f} | "
+          f"{r['recall']:.3f} | {r['precision']:.3f} | {r.get('modes_covered', '-')} | {r['images']:,} | "
+          f"{r['train_seconds'] / 60:.1f} min | {r['load']} |")
+
+
+def main(argv):
+  del argv
+  if FLAGS.table:
+    table()
+    return
+  cells = list(CELLS) if FLAGS.cells == ["all"] else FLAGS.cells
+  unknown = sorted(set(cells) - set(CELLS))
+  if unknown:
+    sys.exit(f"error: unknown cells {unknown}; cells: {', '.join(CELLS)}")
+  os.makedirs(FLAGS.root, exist_ok=True)
+  for seed in FLAGS.seeds:
+    for cell in cells:
+      done = os.path.join(FLAGS.root, FLAGS.dataset, f"{cell}_s{seed}", "eval_raw.json")
+      if not os.path.exists(done):
+        run_cell(cell, seed)
+
+
+if __name__ == "__main__":
+  app.run(main)
