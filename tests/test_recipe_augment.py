@@ -1,9 +1,9 @@
-"""zoo.training.augment: each DiffAugment op's effect on hand-made images, gradients, seeds, replicas."""
+"""zoo.recipe.augment: each DiffAugment op's effect on hand-made images, gradients, seeds, replicas."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.training import augment
+from zoo.recipe import augment
 
 SEED = tf.constant([3, 4], tf.int64)
 FULL = ("translation", "cutout", "color")

@@ -1,4 +1,4 @@
-"""zoo.training.ema: the warm-up recurrence, copied statistics, tf.function and two replicas."""
+"""zoo.recipe.ema: the warm-up recurrence, copied statistics, tf.function and two replicas."""
 import keras
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tests.conftest import two_replica_strategy
 from zoo import layers as zoo_layers
-from zoo.training import ema as ema_lib
+from zoo.recipe import ema as ema_lib
 
 DECAY = 0.5  # reached at t = 8, so a few steps cover both the warm-up and the plateau
 

@@ -1,11 +1,11 @@
-"""zoo.training.losses: every family against numbers worked out by hand, reductions, dtypes."""
+"""zoo.recipe.losses: every family against numbers worked out by hand, reductions, dtypes."""
 import math
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.training import losses
+from zoo.recipe import losses
 
 REAL = tf.constant([[2.0], [-1.0]])
 FAKE = tf.constant([[0.5], [-3.0]])

@@ -1,4 +1,4 @@
-"""zoo.training.regularizers on discriminators whose input gradient is known in closed form."""
+"""zoo.recipe.regularizers on discriminators whose input gradient is known in closed form."""
 import math
 
 import keras
@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import two_replica_strategy
-from zoo.training import regularizers
+from zoo.recipe import regularizers
 
 W = [0.5, -1.0, 2.0, 0.25]  # ||W||^2 = 0.25 + 1 + 4 + 0.0625
 W_SQUARED_NORM = 5.3125

@@ -1,4 +1,4 @@
-"""zoo.training.spectral_norm: what gets wrapped, sigma against numpy's SVD, checkpoints, two replicas."""
+"""zoo.recipe.spectral_norm: what gets wrapped, sigma against numpy's SVD, checkpoints, two replicas."""
 import contextlib
 
 import keras
@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tests.conftest import two_replica_strategy
 from zoo import layers as zoo_layers
-from zoo.training import spectral_norm
+from zoo.recipe import spectral_norm
 
 SHAPE = (8, 8, 2)
 

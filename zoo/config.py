@@ -15,8 +15,8 @@ from typing import Any, Dict, Mapping, Optional
 
 from zoo import hardware
 from zoo import models
-from zoo.training import augment
-from zoo.training import losses
+from zoo.recipe import augment
+from zoo.recipe import losses
 
 CONFIG_FILE = "config.json"
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")

@@ -4,12 +4,10 @@
 pretraining phase runs it first, then the adversarial phase; both share one checkpoint, and checkpoint
 numbers and TensorBoard steps count steps over both.
 """
-import dataclasses
 import os
 import signal
 import threading
 import time
-from typing import Callable, Optional
 
 import tensorflow as tf
 
@@ -19,6 +17,7 @@ from zoo import distribute
 from zoo import models
 from zoo import runs
 from zoo.training import hooks as hooks_lib
+from zoo.training import trainer as trainer_lib
 
 
 class NonFiniteLossError(RuntimeError):
@@ -27,46 +26,6 @@ class NonFiniteLossError(RuntimeError):
 
 class TrainingInterrupted(Exception):
   """Raised after SIGINT/SIGTERM once a checkpoint of the current step is written."""
-
-
-def compile_loop(strategy, replica_fn, counter, num_metrics, batches_per_step, after_step=()):
-  """A tf.function running `num_steps` steps of `replica_fn`; returns mean metrics and the first bad step.
-
-  `strategy.run` inside one tf.function looping over steps is what works under MirroredStrategy with
-  several steps per call (Keras' fit with steps_per_execution > 1 fails there when slots are lazy).
-  Each of `after_step(step)` runs after every step in cross-replica context (e.g. G's moving average).
-  """
-  def run(iterator, num_steps):
-    totals = tf.zeros([num_metrics], tf.float32)
-    first_bad_step = tf.constant(-1, tf.int64)
-    for _ in tf.range(num_steps):
-      batches = tuple(next(iterator) for _ in range(batches_per_step))
-      per_replica = strategy.run(replica_fn, args=(batches, counter.read_value()))
-      metrics = tf.stack([strategy.reduce(tf.distribute.ReduceOp.SUM, m, axis=None) for m in per_replica])
-      finite = tf.reduce_all(tf.math.is_finite(metrics))
-      first_bad_step = tf.where((first_bad_step < 0) & ~finite, counter.read_value(), first_bad_step)
-      totals += metrics
-      for update in after_step:
-        update(counter.read_value())
-      counter.assign_add(1)
-    return totals / tf.cast(num_steps, tf.float32), first_bad_step
-  return tf.function(run)
-
-
-@dataclasses.dataclass
-class Phase:
-  """One stage of a run, as `fit` drives it."""
-  name: str                 # TensorBoard prefix of its scalars
-  counter: tf.Variable      # its step, saved in the checkpoint
-  total_steps: int
-  metric_names: tuple
-  run: Callable             # (iterator, num_steps) -> (metrics, first bad step)
-  batches_per_step: int
-  grid: Callable            # () -> uint8 image
-  grid_tag: str
-  on_log: Optional[Callable] = None    # () -> {name: value} of extra scalars, e.g. a validation loss
-  evaluate: bool = False               # whether --eval_every scores this phase
-  on_start: Optional[Callable] = None  # run once, when the phase starts from its step 0
 
 
 class _SignalCatcher:
@@ -126,13 +85,12 @@ def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=pri
   values go to TensorBoard under `eval/`. Nothing is written to the run folder before the model's
   options and the data have been checked.
   """
-  from zoo.training.trainer import GANTrainer  # the trainer builds phases of this module's loop
   strategy = strategy or tf.distribute.get_strategy()
   spec = spec or models.get_model(config.model)
   chief = distribute.is_chief(strategy)
   _check_logdir(config)
   latest = _check_resumable(config, log)
-  trainer = GANTrainer(config, strategy, spec)
+  trainer = trainer_lib.GANTrainer(config, strategy, spec)
   manager = tf.train.CheckpointManager(trainer.checkpoint, _checkpoint_dir(config, strategy),
                                        max_to_keep=config.keep_checkpoints)
   if chief:  # what a save killed midway left behind (no save runs yet)

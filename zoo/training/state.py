@@ -9,8 +9,8 @@ import tensorflow as tf
 from zoo import layers
 from zoo import optimizers
 from zoo import runs
-from zoo.training import ema as ema_lib
-from zoo.training import spectral_norm
+from zoo.recipe import ema as ema_lib
+from zoo.recipe import spectral_norm
 
 
 def make_optimizer(config, learning_rate):

@@ -15,9 +15,9 @@ compile context on any replica count.
 import tensorflow as tf
 
 from zoo import sampling
-from zoo.training import augment
-from zoo.training import losses
-from zoo.training import regularizers
+from zoo.recipe import augment
+from zoo.recipe import losses
+from zoo.recipe import regularizers
 
 # Streams of the per-(step, substep) seed, one per kind of random draw.
 _AUGMENT_REAL, _AUGMENT_FAKE, _INTERPOLATION = 1, 2, 3

@@ -8,7 +8,7 @@ import tensorflow as tf
 from zoo import data
 from zoo import models
 from zoo.training import grids as grids_lib
-from zoo.training import loop
+from zoo.training import phases as phases_lib
 from zoo.training import pretraining as pretraining_lib
 from zoo.training import state as state_lib
 from zoo.training import step as step_lib
@@ -30,12 +30,12 @@ class GANTrainer:
     self.gan_step = step_lib.GANStep(config, self.spec, self.state, self.strategy)
     self.metric_names = self.gan_step.metric_names
     after_step = (self.state.ema.update,) if self.state.ema else ()
-    self._train_loop = loop.compile_loop(self.strategy, self.gan_step.replica_step, self.state.step,
+    self._train_loop = phases_lib.compile_loop(self.strategy, self.gan_step.replica_step, self.state.step,
                                          len(self.metric_names), config.d_steps, after_step)
     self.pretrain_step = None
     if self.spec.pretraining is not None:
       self.pretrain_step = pretraining_lib.PretrainStep(config, self.spec, self.state, self.strategy)
-      self._pretrain_loop = loop.compile_loop(self.strategy, self.pretrain_step.replica_step,
+      self._pretrain_loop = phases_lib.compile_loop(self.strategy, self.pretrain_step.replica_step,
                                               self.state.pretrain_step, len(pretraining_lib.METRICS), 1)
     self.grids = grids_lib.Grids(config, self.spec, self.state)
 
@@ -84,11 +84,11 @@ class GANTrainer:
     phases = []
     if self.pretrain_step is not None:
       name = self.spec.pretraining.name
-      phases.append(loop.Phase(
+      phases.append(phases_lib.Phase(
           name, self.state.pretrain_step, self.pretrain_steps, pretraining_lib.METRICS,
           self.pretrain_steps_call, 1, self.grids.reconstructions, f"{name}/reconstructions",
           on_log=lambda: {"validation_loss": self.pretrain_step.validation_loss()}))
-    phases.append(loop.Phase(
+    phases.append(phases_lib.Phase(
         "train", self.state.step, self.config.steps, self.metric_names, self.train_steps,
         self.config.d_steps, self.sample_grid, "samples/fixed_noise", evaluate=True,
         on_start=self.start_gan_phase))
