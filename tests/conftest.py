@@ -39,3 +39,13 @@ def two_replica_strategy():
   finished collectives, so a second strategy's synchronized BatchNorm would collide with the first's.
   """
   return tf.distribute.MirroredStrategy(two_cpus())
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+  """A fresh reference-feature cache for the module, so features are really computed and read back."""
+  from zoo.metrics import features
+  path = str(tmp_path_factory.mktemp("metrics_cache"))
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv(features.CACHE_ENV, path)
+    yield path

@@ -1,8 +1,6 @@
 """The command-line entry points: training end to end, sampling, export, and clear errors."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -65,46 +63,6 @@ def test_sample_writes_png_grid(trained_run, tmp_path):
              check=True)
   grid = images.read_png(str(tmp_path / "g.png"))
   assert grid.shape == (4 * 30 + 2, 4 * 30 + 2, 1)
-
-
-def test_export_loads_without_the_zoo(trained_run, tmp_path):
-  out = tmp_path / "exported"
-  run_module("zoo.export", f"--logdir={trained_run}", f"--out={out}", check=True)
-  # `sys.modules["zoo"] = None` makes any import of the zoo fail inside the child.
-  script = f"""
-import sys; sys.modules["zoo"] = None
-import numpy as np, tensorflow as tf, keras
-serve = tf.saved_model.load({str(out / 'saved_model')!r}).signatures["serving_default"]
-images = serve(z=tf.random.normal([3, 100]))["images"].numpy()
-assert images.shape == (3, 28, 28, 1) and images.dtype == np.uint8, images.shape
-generator = keras.saving.load_model({str(out / 'generator.keras')!r})
-assert generator(np.zeros((2, 100), np.float32)).shape == (2, 28, 28, 1)
-print("ok")
-"""
-  result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-  assert result.stdout.strip().endswith("ok"), result.stderr[-2000:]
-
-
-@pytest.mark.slow
-def test_an_image_to_image_generator_exports_with_an_image_signature(tmp_path):
-  logdir = tmp_path / "image_gan"
-  flags = [f if not f.startswith("--model=") else "--model=image_gan" for f in QUICK_FLAGS]
-  run_module("zoo.train", *flags, f"--logdir={logdir}", "--steps=2", "--task=inpaint", check=True)
-  run_module("zoo.export", f"--logdir={logdir}", f"--out={tmp_path / 'exported'}", check=True)
-  script = f"""
-import sys; sys.modules["zoo"] = None
-import numpy as np, tensorflow as tf
-serve = tf.saved_model.load({str(tmp_path / 'exported' / 'saved_model')!r}).signatures["serving_default"]
-images = serve(inputs=tf.zeros([2, 28, 28, 1], tf.uint8))["images"].numpy()
-assert images.shape == (2, 28, 28, 1) and images.dtype == np.uint8, images.shape
-print("ok")
-"""
-  result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-  assert result.stdout.strip().endswith("ok"), result.stderr[-2000:]
-  sample = run_module("zoo.sample", f"--logdir={logdir}", f"--out={tmp_path / 's.npz'}")
-  assert sample.returncode != 0 and "cannot be sampled" in sample.stderr
 
 
 @pytest.mark.parametrize("flag, message", [

@@ -19,13 +19,6 @@ SETTINGS = [(28, "area"), (32, "area"), (64, "area"), (32, "pad")]
 FLOOR_TOLERANCE = 1.0
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-  """A fresh reference cache, so every reference below is really built through the pipeline."""
-  path = str(tmp_path_factory.mktemp("metrics_cache"))
-  with pytest.MonkeyPatch.context() as patch:
-    patch.setenv(features_lib.CACHE_ENV, path)
-    yield path
 
 
 def training_images(image_size, resize, count=NUM_IMAGES):

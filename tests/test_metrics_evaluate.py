@@ -13,13 +13,6 @@ from zoo.metrics import features as features_lib
 from zoo.metrics import inception
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-  """A fresh reference-feature cache for this module, so the cache is really built and read back."""
-  path = str(tmp_path_factory.mktemp("metrics_cache"))
-  with pytest.MonkeyPatch.context() as patch:
-    patch.setenv(features_lib.CACHE_ENV, path)
-    yield path
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from tests.conftest import two_replica_strategy
+from tests.helpers import assert_one_and_two_replicas_agree
 from tests.test_resume import checkpoint_values
 from zoo import config as config_lib
 from zoo import data
@@ -109,17 +109,7 @@ def test_extra_generator_loss_is_trained_and_logged(tmp_path, data_dir):
 
 
 def test_conditional_step_is_the_same_on_one_and_two_replicas(tmp_path, data_dir):
-  config = _config(tmp_path, data_dir, CONDITIONAL)
-  batch = training.GANTrainer(config, spec=CONDITIONAL).fixed_batch(32)
-  results = []
-  for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_replica_strategy()):
-    trainer = training.GANTrainer(config, strategy, spec=CONDITIONAL)
-    dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat())
-    metrics, _ = trainer.train_steps(iter(dataset), 2)
-    results.append((metrics, trainer.generator.get_weights() + trainer.discriminator.get_weights()))
-  for a, b in zip(results[0][1], results[1][1]):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-  assert results[0][0]["l1"] == pytest.approx(results[1][0]["l1"], rel=1e-5)
+  assert_one_and_two_replicas_agree(_config(tmp_path, data_dir, CONDITIONAL), spec=CONDITIONAL)
 
 
 def test_conditional_grid_shows_one_row_per_grid_entry(tmp_path, data_dir):

@@ -158,8 +158,7 @@ SPEC = register(ModelSpec(
     check_options=check_options,
     # Dropout off: Keras draws each replica's masks from the same seed state, so 2 replicas would draw
     # different masks and the 1-vs-2-replica test could not compare them.
-    smoke={"dataset": "mnist", "image_size": 16, "train_split": "train[:256]", "batch_size": 16,
-           "options": {"discriminator_dropout": 0.0}},
+    smoke={"dataset": "mnist", "image_size": 16, "options": {"discriminator_dropout": 0.0}},
     pixel_range="symmetric",  # tanh output
     description="DCGAN, 64x64 by default (article 003)",
 ))

@@ -160,7 +160,6 @@ SPEC = register(ModelSpec(
     options=OPTIONS,
     tuning=TUNING,
     check_options=check_options,
-    smoke={"train_split": "train[:256]", "batch_size": 16},
     variants={mode: {"options": {"mode": mode}} for mode in MODES},
     tools=("compress",),
     pixel_range="unit",  # distortion, rate and JPEG all work on [0, 1] pixels
