@@ -4,7 +4,9 @@ Every restorer maps uint8 degraded images [N, H, W, C] to uint8 restorations of 
 
 - Classical: median (3x3) or Gaussian (sigma 1 px) filtering for denoise; bicubic interpolation for
   superres (which is exactly what zoo/degradations.py hands the generator); for inpaint, the hole
-  filled with the per-pixel mean of the training images (mean imputation).
+  filled with the per-pixel mean of the training images (mean imputation); for colorize, the luma
+  itself as a grey picture (the input), and the luma with the training images' mean chroma (BT.601
+  YCbCr, the colour space whose Y is colorize's luma: one global tint for every image).
 - VAE (the article's comparison): trained on the same task, i.e. it encodes the degraded image and
   decodes the clean one, maximising the ELBO of p(clean | z) with q(z | degraded):
   Conv(32, 4, 2) -> Conv(64, 4, 2) -> Dense(2 x latent) | z | Dense(H/4 * W/4 * 64) -> ConvT(32, 4, 2)
@@ -60,9 +62,31 @@ def mean_fill(degraded, mean_image):
   return np.where(hole, mean, degraded)
 
 
-def mean_train_image(dataset, data_dir=None):
+# BT.601 full-range YCbCr (JPEG's): Y is exactly colorize's luma (degradations.LUMA_WEIGHTS).
+_RGB_TO_CHROMA = np.array([[-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])  # [Cb, Cr] x RGB
+_CHROMA_TO_RGB = np.array([[0.0, 1.402], [-0.344136, -0.714136], [1.772, 0.0]])       # RGB x [Cb, Cr]
+
+
+def chroma(images):
+  """BT.601 (Cb, Cr) - 128 of uint8 RGB images [..., 3], float64 [..., 2]: zero for a grey pixel."""
+  return np.asarray(images, np.float64) @ _RGB_TO_CHROMA.T
+
+
+def luma_with_chroma(gray, cb_cr):
+  """uint8 RGB images of luma `gray` [N, H, W, 3] (its three channels equal) and chroma `cb_cr` [..., 2]."""
+  luma = np.asarray(gray, np.float64)[..., :1]
+  rgb = luma + np.broadcast_to(cb_cr, luma.shape[:-1] + (2,)) @ _CHROMA_TO_RGB.T
+  return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+
+
+def mean_train_chroma(dataset, data_dir=None, image_size=0):
+  """The mean (Cb, Cr) - 128 over every pixel of the train split, [2]."""
+  return chroma(mean_train_image(dataset, data_dir, image_size)).mean(axis=(0, 1))
+
+
+def mean_train_image(dataset, data_dir=None, image_size=0):
   """Per-pixel mean [H, W, C] in 0..255 of the whole train split."""
-  images = data.load_images(dataset, "train", data_dir).batch(10000)
+  images = data.load_images(dataset, "train", data_dir, image_size).batch(10000)
   total, count = 0.0, 0
   for batch in images.as_numpy_iterator():
     total = total + batch.astype(np.float64).sum(axis=0)
@@ -77,6 +101,7 @@ class VAEConfig:
   dataset: str
   task: str
   data_dir: Optional[str] = None
+  image_size: int = 0                 # 0: the dataset's own; an image folder needs it (the GAN run's)
   steps: int = 1000                   # the GAN's default budget: same batches, same images seen
   batch_size: int = 64
   learning_rate: float = 1e-3
@@ -135,7 +160,7 @@ def _degrade(config, clean, seed):
 
 def vae_batches(config):
   """Endless (degraded, clean) unit-range batches of the train split, seeded like the GAN's."""
-  images = data.load_images(config.dataset, "train", config.data_dir).cache()
+  images = data.load_images(config.dataset, "train", config.data_dir, config.image_size).cache()
   batches = images.shuffle(10000, seed=config.seed).repeat().batch(config.batch_size, drop_remainder=True)
   batches = batches.enumerate().map(
       lambda index, uint8: _with_degraded(config, pixels.to_model_range(uint8, "unit"), index))
@@ -149,8 +174,12 @@ def _with_degraded(config, clean, index):
   return degraded, clean
 
 
+def _image_shape(config):
+  return data.image_shape(config.dataset, config.image_size, config.data_dir)
+
+
 def build_vae(config):
-  image_shape = data.image_shape(config.dataset, 0, config.data_dir)
+  image_shape = _image_shape(config)
   model = TaskVAE(image_shape, config.latent_dim)
   model(tf.zeros((1,) + image_shape))  # a subclassed model has no variables until its first call
   return model
@@ -158,7 +187,7 @@ def build_vae(config):
 
 def train_vae(config, log=print):
   """Trains a TaskVAE for `config.steps` steps; returns (model, {"seconds", "final_loss"})."""
-  degradations.check_task(config.task, data.image_shape(config.dataset, 0, config.data_dir)[-1])
+  degradations.check_task(config.task, _image_shape(config)[-1])
   keras.utils.set_random_seed(config.seed)
   model = build_vae(config)
   optimizer = keras.optimizers.Adam(config.learning_rate)
@@ -203,7 +232,8 @@ def load_vae(directory, config):
 
 
 def _training_settings(values):
-  return {name: value for name, value in values.items() if name != "data_dir"}  # where, not what
+  # data_dir says where, not what; VAEs saved before image_size existed were trained at size 0.
+  return {"image_size": 0, **{name: value for name, value in values.items() if name != "data_dir"}}
 
 
 def vae_restore(model, degraded, batch_size=1000):

@@ -20,7 +20,21 @@ results-card row). Writes runs/image_gan_eval/<dataset>_<task>.json and
 docs/figures/image_gan_<dataset>_<task>.png, and prints the table of docs/image_gan.md and the
 results-card rows of docs/results.md. Expected result (the table in docs/image_gan.md): e.g. MNIST
 denoise GAN PSNR 21.85 dB, SSIM 0.894, FID 5.24; MNIST inpaint mean fill FID 71.2, GAN 66.8.
+
+Image folders (docs/data.md) are scored the same way with `--folder=PATH` and a folder dataset name, e.g.
+colourisation of real RGB photo patches (docs/image_gan.md#colorize-real-rgb-photo-patches):
+
+  python -m zoo.photo_patches --out=runs/photo_patches --size=64 --num=4000 --num_test=1000 --seed=0
+  python -m zoo.train --model=image_gan --task=colorize --dataset=folder_rgb --data_dir=runs/photo_patches \
+      --image_size=64 --logdir=runs/image_gan_colorize_photo_patches
+  python -m experiments.image_gan_eval --datasets=folder_rgb --tasks=colorize --folder=runs/photo_patches
+
+The runs are named after the folder (runs/image_gan_<task>_<folder name>), the images are the folder's
+test/ split at the GAN run's image size, and the VAE trains on its train/ split at that size. FID needs
+Inception-v3 weights for RGB folders; without them (offline) it is left out and PSNR/SSIM remain.
+Expected result (docs/image_gan.md): see the colorize table there.
 """
+import functools
 import json
 import os
 import sys
@@ -31,6 +45,7 @@ from zoo import pixels
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "TFDS data_dir with prepared mnist and fashion_mnist.")
+flags.DEFINE_string("folder", None, "The image folder that folder datasets (folder, folder_rgb) read.")
 flags.DEFINE_list("datasets", ["mnist", "fashion_mnist"], "Datasets to score.")
 flags.DEFINE_list("tasks", ["denoise", "inpaint", "superres"], "Tasks to score.")
 flags.DEFINE_string("runs_dir", "runs", "Where the GAN runs are and the VAEs and scores go.")
@@ -41,28 +56,52 @@ flags.DEFINE_boolean("table_only", False, "Only print the tables from the scores
                      "<runs_dir>/image_gan_eval/ (each pair can be scored as soon as its GAN run ends).")
 
 TEST_SEED = 2024         # the degradation of the test split, the same for every method
-DEGRADED_INPUTS = ("noisy input", "masked input")  # table rows that the figure's first column shows
+DEGRADED_INPUTS = ("noisy input", "masked input", "grey input (luma)")  # the figure's first column
 FIGURE_EXAMPLES = 6      # rows of each figure: the first test images
 
 
+def is_folder(dataset):
+  from zoo import data
+  return data.is_folder(dataset)
+
+
+def data_dir_of(dataset):
+  if is_folder(dataset) and not FLAGS.folder:
+    raise ValueError(f"--datasets={dataset} is an image folder: pass --folder=PATH.")
+  return FLAGS.folder if is_folder(dataset) else FLAGS.data_dir
+
+
+def label(dataset):
+  """The name of a dataset in run folders and file names: a folder's own name, else the dataset's."""
+  return os.path.basename(os.path.normpath(FLAGS.folder)) if is_folder(dataset) else dataset
+
+
 def gan_logdir(task, dataset):
-  return os.path.join(FLAGS.runs_dir, f"image_gan_{task}_{dataset}")
+  return os.path.join(FLAGS.runs_dir, f"image_gan_{task}_{label(dataset)}")
+
+
+def image_size_of(task, dataset):
+  """0 (the dataset's own size) for TFDS data; a folder's images are scored at the GAN run's size."""
+  if not is_folder(dataset):
+    return 0
+  from zoo import runs
+  return runs.load_config(gan_logdir(task, dataset)).image_size
 
 
 def degradation_settings():
   """image_gan's default degradation options, which the VAE and the test set use too."""
   from zoo.models.image_gan import model as image_gan
-  return {name: image_gan.OPTIONS[name] for name in ("noise_sigma", "mask_size", "scale")}
+  return {name: image_gan.OPTIONS[name].default for name in ("noise_sigma", "mask_size", "scale")}
 
 
 def ensure_vae(dataset, task):
   """The task VAE of `runs/image_gan_vae_<task>_<dataset>`, trained first if it is not there."""
   from experiments import baselines
   from zoo.models.image_gan import model as image_gan
-  config = baselines.VAEConfig(dataset=dataset, task=task, data_dir=FLAGS.data_dir,
-                               steps=image_gan.DEFAULTS["steps"],
+  config = baselines.VAEConfig(dataset=dataset, task=task, data_dir=data_dir_of(dataset),
+                               image_size=image_size_of(task, dataset), steps=image_gan.DEFAULTS["steps"],
                                batch_size=image_gan.DEFAULTS["batch_size"], **degradation_settings())
-  directory = os.path.join(FLAGS.runs_dir, f"image_gan_vae_{task}_{dataset}")
+  directory = os.path.join(FLAGS.runs_dir, f"image_gan_vae_{task}_{label(dataset)}")
   model = baselines.load_vae(directory, config)
   if model is None:
     model, record = baselines.train_vae(config, log=lambda line: print(line, flush=True))
@@ -74,8 +113,9 @@ def load_gan(task, dataset):
   from zoo import restore
   logdir = gan_logdir(task, dataset)
   if not os.path.exists(os.path.join(logdir, "config.json")):
+    size = " --image_size=64" if is_folder(dataset) else ""
     raise FileNotFoundError(f"No GAN run in {logdir}; train it with: python -m zoo.train --model=image_gan "
-                            f"--task={task} --dataset={dataset} --data_dir=... --logdir={logdir}")
+                            f"--task={task} --dataset={dataset} --data_dir=...{size} --logdir={logdir}")
   generator, config = restore.load_restorer(logdir)
   settings = {name: config.options[name] for name in degradation_settings()}
   if config.options["task"] != task or settings != degradation_settings():
@@ -85,11 +125,17 @@ def load_gan(task, dataset):
 
 
 def degraded_test_set(dataset, task):
-  """(originals, degraded) uint8 [10000, H, W, C] of the test split."""
+  """(originals, degraded) uint8 [N, H, W, C] of the test split (10,000 images for MNIST-like data)."""
+  import numpy as np
   import tensorflow as tf
+  from zoo import data
   from zoo.models.image_gan import degradations
   from zoo.metrics import features
-  originals = features.load_split_images(dataset, "test", FLAGS.data_dir, True)
+  if is_folder(dataset):
+    originals = np.stack(list(data.load_images(dataset, "test", data_dir_of(dataset),
+                                               image_size_of(task, dataset)).as_numpy_iterator()))
+  else:
+    originals = features.load_split_images(dataset, "test", FLAGS.data_dir, True)
   degraded = degradations.degrade(tf.cast(originals, tf.float32) / 255.0, [TEST_SEED, 0], task,
                                   **degradation_settings())
   return originals, pixels.to_uint8(degraded, "unit").numpy()
@@ -107,7 +153,12 @@ def restorations(dataset, task, degraded):
     methods[f"Gaussian filter sigma {baselines.GAUSSIAN_SIGMA:g}"] = baselines.gaussian_filter(degraded)
   elif task == "inpaint":
     methods["masked input"] = degraded
-    methods["mean fill"] = baselines.mean_fill(degraded, baselines.mean_train_image(dataset, FLAGS.data_dir))
+    methods["mean fill"] = baselines.mean_fill(degraded, baselines.mean_train_image(
+        dataset, data_dir_of(dataset), image_size_of(task, dataset)))
+  elif task == "colorize":
+    methods["grey input (luma)"] = degraded
+    methods["luma + mean chroma"] = baselines.luma_with_chroma(degraded, baselines.mean_train_chroma(
+        dataset, data_dir_of(dataset), image_size_of(task, dataset)))
   else:
     methods["bicubic (the input)"] = degraded
   methods["VAE"] = baselines.vae_restore(ensure_vae(dataset, task), degraded)
@@ -116,22 +167,40 @@ def restorations(dataset, task, degraded):
   return methods
 
 
+@functools.lru_cache(maxsize=None)
+def evaluator_of(dataset, image_size):
+  """zoo.metrics' evaluator of the dataset's test split, or None when it cannot be built offline (an RGB
+  folder without local Inception-v3 weights): then FID is left out and PSNR/SSIM remain."""
+  from zoo.metrics import evaluation, inception
+  try:
+    return evaluation.get_evaluator(dataset, data_dir_of(dataset), image_size=image_size)
+  except inception.InceptionWeightsUnavailableError as e:
+    print(f"FID left out for {label(dataset)}: {e}", flush=True)
+    return None
+
+
 def score(originals, restored, dataset, all_metrics=False):
   """PSNR, SSIM and FID; with `all_metrics` also KID, precision/recall and class coverage.
 
   FID alone costs a fraction of the full set (KID's 100 subsets and the 10,000 x 10,000 k-NN distances
   of precision/recall dominate), so only the GAN, which gets a results-card row, is scored in full.
   """
-  from zoo.metrics import evaluation, fidelity, scores
-  evaluator = evaluation.get_evaluator(dataset, FLAGS.data_dir)
-  if all_metrics:
+  from zoo.metrics import fidelity, scores
+  evaluator = evaluator_of(dataset, originals.shape[1] if is_folder(dataset) else 0)
+  if evaluator is None:
+    metrics = {"fid": None}
+  elif all_metrics:
     metrics = evaluator(restored)
   else:
     features, _ = evaluator.extractor(restored)
     metrics = {"fid": scores.fid(evaluator.real, features)}
   return {"psnr": float(fidelity.psnr(originals, restored).mean()),
           "ssim": float(fidelity.ssim(originals, restored).mean()),
-          **{name: float(value) for name, value in metrics.items()}}
+          **{name: None if value is None else float(value) for name, value in metrics.items()}}
+
+
+def fid_text(value):
+  return "n/a" if value is None else f"{value:.2f}"
 
 
 def low_resolution_view(originals, scale):
@@ -174,9 +243,9 @@ def plot_task(dataset, task, originals, degraded, methods):
   shown.update((method, images) for method, images in methods.items() if method not in DEGRADED_INPUTS)
   shown["original"] = originals
   os.makedirs(FLAGS.out_dir, exist_ok=True)
-  plot_rows({label: images[:FIGURE_EXAMPLES] for label, images in shown.items()},
-            f"image_gan {task} on {dataset} test images",
-            os.path.join(FLAGS.out_dir, f"image_gan_{dataset}_{task}.png"))
+  plot_rows({name: images[:FIGURE_EXAMPLES] for name, images in shown.items()},
+            f"image_gan {task} on {label(dataset)} test images",
+            os.path.join(FLAGS.out_dir, f"image_gan_{label(dataset)}_{task}.png"))
 
 
 def evaluate_task(dataset, task):
@@ -186,11 +255,13 @@ def evaluate_task(dataset, task):
   scores = {method: score(originals, restored, dataset, all_metrics=method == "GAN")
             for method, restored in methods.items()}
   for method, values in scores.items():
-    print(f"{dataset} {task} {method}: PSNR {values['psnr']:.2f} SSIM {values['ssim']:.3f} "
-          f"FID {values['fid']:.2f}", flush=True)
+    print(f"{label(dataset)} {task} {method}: PSNR {values['psnr']:.2f} SSIM {values['ssim']:.3f} "
+          f"FID {fid_text(values['fid'])}", flush=True)
   plot_task(dataset, task, originals, degraded, methods)
-  return {"dataset": dataset, "task": task, "test_seed": TEST_SEED, "settings": degradation_settings(),
-          "scores": scores, "seconds": round(time.time() - began, 1)}
+  return {"dataset": dataset, "label": label(dataset), "data_dir": data_dir_of(dataset),
+          "image_size": int(originals.shape[1]), "test_images": len(originals), "task": task,
+          "test_seed": TEST_SEED, "settings": degradation_settings(), "scores": scores,
+          "seconds": round(time.time() - began, 1)}
 
 
 def figure_only(dataset, task):
@@ -204,8 +275,8 @@ def markdown_table(records):
   lines = ["| dataset | task | method | PSNR (dB) | SSIM | FID |", "|---|---|---|---:|---:|---:|"]
   for record in records:
     for method, s in record["scores"].items():
-      lines.append(f"| {record['dataset']} | {record['task']} | {method} | {s['psnr']:.2f} | "
-                   f"{s['ssim']:.3f} | {s['fid']:.2f} |")
+      lines.append(f"| {record.get('label', record['dataset'])} | {record['task']} | {method} | "
+                   f"{s['psnr']:.2f} | {s['ssim']:.3f} | {fid_text(s['fid'])} |")
   return "\n".join(lines)
 
 
@@ -219,12 +290,23 @@ def results_card_rows(records):
       config = json.load(f)
     s = record["scores"]["GAN"]
     steps = config["steps"]
+    images_seen = f"{steps * config['batch_size']:,} ({steps:,} steps)"
+    wall = f"{results_card.training_wall_seconds(logdir) / 60:.1f} min"
+    if s["fid"] is None:  # an RGB folder scored offline: PSNR/SSIM only
+      command = (f"`python -m zoo.train --model=image_gan --task={record['task']} "
+                 f"--dataset={record['dataset']} --data_dir={record['data_dir']} "
+                 f"--image_size={config['image_size']} --logdir={logdir}`")
+      cells = [f"image_gan ({record['task']}: PSNR {s['psnr']:.2f}, SSIM {s['ssim']:.3f} on "
+               f"{record['test_images']:,} held-out test images)", f"{record['label']} ({record['dataset']}, "
+               f"{config['image_size']}×{config['image_size']})", "n/a", "n/a", "n/a", "n/a", "n/a",
+               images_seen, wall, results_card.hardware(), command]
+      rows.append("| " + " | ".join(cells) + " |")
+      continue
     command = (f"`python -m zoo.train --model=image_gan --task={record['task']} "
                f"--dataset={record['dataset']} --data_dir=../shared/tensorflow_datasets --logdir={logdir}`")
     cells = [f"image_gan ({record['task']})", record["dataset"], f"{s['fid']:.2f}",
              f"{s['kid']:.4f} ± {s['kid_std']:.4f}", f"{s['precision']:.3f}", f"{s['recall']:.3f}",
-             f"{int(s['modes_covered'])}/10", f"{steps * config['batch_size']:,} ({steps:,} steps)",
-             f"{results_card.training_wall_seconds(logdir) / 60:.1f} min", results_card.hardware(), command]
+             f"{int(s['modes_covered'])}/10", images_seen, wall, results_card.hardware(), command]
     rows.append("| " + " | ".join(cells) + " |")
   return "\n".join(rows)
 
@@ -245,7 +327,7 @@ def main(argv):
         if FLAGS.figures_only:
           figure_only(dataset, task)
           continue
-        path = os.path.join(FLAGS.runs_dir, "image_gan_eval", f"{dataset}_{task}.json")
+        path = os.path.join(FLAGS.runs_dir, "image_gan_eval", f"{label(dataset)}_{task}.json")
         if FLAGS.table_only:
           with open(path) as f:
             records.append(json.load(f))

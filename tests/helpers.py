@@ -1,7 +1,11 @@
 """Running the real entry points, smoke configs of registered models, and the 1-vs-2-replica check."""
+import atexit
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -14,6 +18,8 @@ QUICK_FLAGS = ["--model=dense_gan", f"--data_dir={DATA_DIR}", "--train_split=tra
 # What every smoke run shares: a few steps that log, draw a grid and checkpoint, on small grids.
 SMOKE = {"steps": 2, "log_every": 1, "image_every": 2, "checkpoint_every": 2, "steps_per_call": 1,
          "num_grid_images": 4, "eval_samples": 100}
+# The photo-patch folder that smoke runs of folder datasets read (`python -m zoo.photo_patches` with these).
+PHOTO_PATCHES = {"size": 32, "num": 48, "num_test": 16, "seed": 0}
 
 
 def run_module(module, *args, timeout=300, env=None, check=False):
@@ -38,14 +44,40 @@ def model_variants():
           for variant in (models.get_model(name).variants or {"default": {}})]
 
 
+@functools.lru_cache(maxsize=None)
+def photo_patch_dir():
+  """A tiny folder of real RGB photo patches, made once per test session by the real zoo.photo_patches tool.
+
+  Its files get one fixed modification time, so the folder's decode cache key (file names, sizes and
+  times; the patches are byte-identical for the same arguments) is the same in every session and the
+  cache in $ZOO_CACHE_DIR holds one entry for it, not one per session.
+  """
+  from zoo.data import photos
+  root = tempfile.mkdtemp(prefix="zoo-test-photos-")
+  atexit.register(shutil.rmtree, root, True)
+  out = os.path.join(root, "photo_patches")
+  photos.build_patch_folder(out, **PHOTO_PATCHES)
+  for folder, _, names in os.walk(out):
+    for name in names:
+      os.utime(os.path.join(folder, name), ns=(946684800 * 10**9,) * 2)  # 2000-01-01
+  return out
+
+
 def smoke_config(model, variant, logdir, data_dir=DATA_DIR, **overrides):
-  """A few cheap steps of `model`'s `variant`: SMOKE, then the model's smoke settings and the variant's."""
+  """A few cheap steps of `model`'s `variant`: SMOKE, then the model's smoke settings and the variant's.
+
+  A variant on an image folder (`dataset: folder...`) reads the session's photo patches unless a
+  `data_dir` is given.
+  """
   from zoo import config as config_lib
+  from zoo import data
   from zoo import models
   spec = models.get_model(model)
   smoke, chosen = dict(spec.smoke), dict(spec.variants.get(variant, {}))
   options = {**smoke.pop("options", {}), **chosen.pop("options", {}), **overrides.pop("options", {})}
   values = {**SMOKE, "data_dir": data_dir, **smoke, **chosen, **overrides, "options": options}
+  if data_dir == DATA_DIR and data.is_folder(values.get("dataset") or spec.defaults.get("dataset", "mnist")):
+    values["data_dir"] = photo_patch_dir()
   return config_lib.resolve(model, str(logdir), values)
 
 

@@ -2,12 +2,15 @@
 
   python -m zoo.compress encode IMAGE.png OUT.cgan --logdir=RUN      # one image -> one file
   python -m zoo.compress decode OUT.cgan IMAGE.png --logdir=RUN      # one file -> PNG
-  python -m zoo.compress batch OUT_DIR --logdir=RUN --split=test[:1000]   # a TFDS split of the run's dataset
+  python -m zoo.compress batch OUT_DIR --logdir=RUN --split=test[:1000]   # a split of the run's dataset
 
-`batch` writes one file per image (00000.cgan, ...), decodes every file back from disk and writes
-stats.json (bpp from the files' sizes, PSNR, SSIM) and decoded.npz (uint8 images, for FID).
-Images must have the run's size and mode (28x28 grayscale for MNIST runs); `--convert` converts other
-images first (Pillow: to the run's mode, then a Lanczos resize), and says so.
+`batch` codes a split of the run's dataset, a TFDS dataset or an image folder (`--dataset=folder`), read
+at the run's image size as it trained on it; it writes one file per image (00000.cgan, ...), decodes
+every file back from disk and writes stats.json (bpp from the files' sizes, PSNR, SSIM) and decoded.npz
+(uint8 images, for `python -m zoo.evaluate --npz=OUT_DIR/decoded.npz --logdir=RUN`).
+Images must have the run's size and mode (28x28 grayscale for MNIST runs, e.g. 64x64 RGB for a folder
+of photo patches); `--convert` converts other images first (Pillow: to the run's mode, then a Lanczos
+resize), and says so.
 """
 import json
 import os
@@ -25,8 +28,10 @@ def define_flags():
   """Defined only when run as a script, so importing this module never clashes with other CLIs' flags."""
   flags.DEFINE_string("logdir", None, "Run folder of a compression_gan run (mode=codec).")
   flags.DEFINE_boolean("convert", False, "encode: convert an image of another size or mode to the run's.")
-  flags.DEFINE_string("split", "test", "batch: TFDS split of the run's dataset.")
-  flags.DEFINE_string("data_dir", None, "batch: TFDS data_dir (default: the run's).")
+  flags.DEFINE_string("split", "test", "batch: split of the run's dataset in TFDS syntax (test, "
+                      "test[:1000]), for TFDS datasets and image folders alike.")
+  flags.DEFINE_string("data_dir", None, "batch: where the run's dataset is, a TFDS data_dir or the image "
+                      "folder (default: the run's).")
 
 
 USAGE = ("usage: python -m zoo.compress encode IMAGE.png OUT --logdir=RUN | "

@@ -1,12 +1,20 @@
-"""Restores a user's image with a trained `image_gan` run.
+"""Restores a user's image with a trained `image_gan` run, or a whole split of the run's dataset.
 
   python -m zoo.restore --logdir=runs/image_gan_denoise_mnist noisy.png restored.png
   python -m zoo.restore --logdir=runs/image_gan_inpaint_mnist --degraded_out=masked.png digit.png restored.png
+  python -m zoo.restore --logdir=runs/image_gan_colorize_patches --split=test[:100] --out_dir=restored/
 
 IN.png must have the run's image size and channel count (28x28 grayscale for MNIST runs); for inpainting,
 paint the hole with grey 128, as the training degradation does. `--degraded_out` first applies the
 run's own degradation to IN.png (seeded by `--seed`) and saves it, to try a model on clean pictures.
+
+Batch mode (`--split`, `--out_dir`) reads a split of the run's dataset (TFDS or image folder, at the
+run's image size), degrades it with the run's task (seed `--seed`), restores it and writes
+OUT_DIR/degraded/NNNNN.png, OUT_DIR/restored/NNNNN.png, restored.npz (key `images`, for
+`python -m zoo.evaluate --npz=OUT_DIR/restored.npz --logdir=RUN`) and stats.json: PSNR and SSIM of the
+restorations and of the degraded inputs against the originals.
 """
+import json
 import os
 import sys
 
@@ -22,7 +30,11 @@ def define_flags():
   """Defined only when run as a script, so importing this module never clashes with other CLIs' flags."""
   flags.DEFINE_string("logdir", None, "Run folder of an image_gan run written by zoo.train.", required=True)
   flags.DEFINE_string("degraded_out", None, "Degrade IN.png with the run's task first and save it here.")
-  flags.DEFINE_integer("seed", 0, "Seed of the degradation applied with --degraded_out.")
+  flags.DEFINE_integer("seed", 0, "Seed of the degradation applied with --degraded_out or in batch mode.")
+  flags.DEFINE_string("split", None, "Batch mode: split of the run's dataset to degrade and restore, in TFDS "
+                      "syntax (test, test[:100]); TFDS datasets and image folders alike.")
+  flags.DEFINE_string("out_dir", None, "Batch mode: folder for the PNGs, restored.npz and stats.json.")
+  flags.DEFINE_string("data_dir", None, "Batch mode: where the dataset is (default: the run's data_dir).")
 
 
 CHANNEL_MODES = {1: "grayscale", 2: "grayscale + alpha", 3: "RGB", 4: "RGBA"}
@@ -101,13 +113,68 @@ def restore_file(logdir, in_path, out_path, degraded_out=None, seed=0):
   return restored
 
 
+def load_split(config, split, data_dir=None):
+  """uint8 images [N, H, W, C] of a split of the run's dataset, as the run saw them (size, resize)."""
+  import numpy as np
+  from zoo import data
+  images = list(data.load_images(config.dataset, split, data_dir or config.data_dir, config.image_size,
+                                 resize=data.image_resize(config)).as_numpy_iterator())
+  if not images:
+    raise ValueError(f"--split={split} of {config.dataset} holds no images.")
+  return np.stack(images)
+
+
+def restore_split(logdir, split, out_dir, data_dir=None, seed=0):
+  """Degrades a split of the run's dataset with the run's task, restores it and writes it to `out_dir`.
+
+  Returns (stats, originals, degraded, restored), the images uint8 [N, H, W, C]; stats holds the mean
+  PSNR and SSIM of the restorations and of the degraded inputs against the originals.
+  """
+  import numpy as np
+  from zoo import images
+  from zoo.metrics import fidelity
+  generator, config = load_restorer(logdir)
+  originals = load_split(config, split, data_dir)
+  degraded = degrade_like_training(config, originals, seed)
+  restored = restore_images(generator, config, degraded)
+  for name, batch in (("degraded", degraded), ("restored", restored)):
+    os.makedirs(os.path.join(out_dir, name), exist_ok=True)
+    for i, image in enumerate(batch):
+      images.write_png(os.path.join(out_dir, name, f"{i:05d}.png"), image)
+  np.savez_compressed(os.path.join(out_dir, "restored.npz"), images=restored)
+  stats = {"logdir": logdir, "dataset": config.dataset, "data_dir": data_dir or config.data_dir,
+           "split": split, "image_shape": list(originals.shape[1:]), "images": len(originals),
+           "task": config.options["task"], "seed": seed,
+           "psnr": float(np.mean(fidelity.psnr(originals, restored))),
+           "ssim": float(np.mean(fidelity.ssim(originals, restored))),
+           "degraded_psnr": float(np.mean(fidelity.psnr(originals, degraded))),
+           "degraded_ssim": float(np.mean(fidelity.ssim(originals, degraded)))}
+  with open(os.path.join(out_dir, "stats.json"), "w") as f:
+    json.dump(stats, f, indent=2)
+    f.write("\n")
+  return stats, originals, degraded, restored
+
+
 def main(argv):
   cli.quiet_library_logs()
-  if len(argv) != 3:
-    sys.exit("error: want two file names: python -m zoo.restore --logdir=RUN IN.png OUT.png")
+  from zoo import data
+  batch = FLAGS.split is not None or FLAGS.out_dir is not None
+  if batch:
+    if len(argv) != 1 or not (FLAGS.split and FLAGS.out_dir):
+      sys.exit("error: batch mode takes no file names and both --split and --out_dir: python -m "
+               "zoo.restore --logdir=RUN --split=test[:100] --out_dir=DIR")
+    if FLAGS.degraded_out:
+      sys.exit("error: --degraded_out is for one image; batch mode writes DIR/degraded/ itself.")
+  elif len(argv) != 3:
+    sys.exit("error: want two file names: python -m zoo.restore --logdir=RUN IN.png OUT.png "
+             "(or --split=SPLIT --out_dir=DIR for a split of the run's dataset)")
   try:
+    if batch:
+      stats = restore_split(FLAGS.logdir, FLAGS.split, FLAGS.out_dir, FLAGS.data_dir, FLAGS.seed)[0]
+      print(json.dumps(stats, indent=2))
+      return
     restore_file(FLAGS.logdir, argv[1], argv[2], FLAGS.degraded_out, FLAGS.seed)
-  except (ValueError, OSError) as e:
+  except (ValueError, OSError, data.DataUnavailableError) as e:
     cli.fail(e)
   print(f"wrote {argv[2]}")
 

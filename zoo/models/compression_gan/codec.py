@@ -308,15 +308,19 @@ class Codec:
 
 
 def compress_split(codec, split, out_dir, data_dir=None):
-  """Codes every image of a split of the run's dataset to its own file in `out_dir`, reads each back.
+  """Codes every image of a split of the run's dataset (TFDS or folder) to its own file, reads each back.
 
   Returns (stats, originals, decoded): bpp from the files' sizes on disk, PSNR and SSIM of the decodes.
   """
   from zoo import data
   from zoo.metrics import fidelity
   config = codec.config
-  originals = np.stack(list(data.load_images(config.dataset, split, data_dir or config.data_dir,
-                                             config.image_size).as_numpy_iterator()))
+  # The run's dataset as it trained on it: TFDS or an image folder, at its image_size and resize.
+  originals = list(data.load_images(config.dataset, split, data_dir or config.data_dir, config.image_size,
+                                    resize=data.image_resize(config)).as_numpy_iterator())
+  if not originals:
+    raise CodecError(f"Split {split!r} of {config.dataset} holds no images.")
+  originals = np.stack(originals)
   os.makedirs(out_dir, exist_ok=True)
   sizes, decoded = [], []
   clipped_before = codec.clipped_codes
@@ -329,7 +333,8 @@ def compress_split(codec, split, out_dir, data_dir=None):
       decoded.append(codec.decode(f.read()))
   decoded = np.stack(decoded)
   pixels = int(np.prod(codec.shape[:2]))
-  stats = {"logdir": config.logdir, "dataset": config.dataset, "split": split, "images": len(sizes),
+  stats = {"logdir": config.logdir, "dataset": config.dataset, "data_dir": data_dir or config.data_dir,
+           "split": split, "image_shape": list(codec.shape), "images": len(sizes),
            "model_id": codec.model_id.hex(), "mean_file_bytes": float(np.mean(sizes)),
            "bpp": float(np.mean(sizes)) * 8 / pixels, "clipped_codes": codec.clipped_codes - clipped_before,
            "psnr": float(np.mean(fidelity.psnr(originals, decoded))),
