@@ -74,13 +74,13 @@ def train(dataset, arm, rate_weight, seed):
              f"--data_dir={FLAGS.data_dir}", f"--adversarial_weight={ARMS[arm]:g}",
              f"--rate_weight={rate_weight}", f"--seed={seed}", f"--logdir={logdir}", *FLAGS.train_flag]
   if not finished(logdir):
-    print(f"training {logdir}", flush=True)
-    result = subprocess.run(command, capture_output=True, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    with open(logdir + ".log", "a") as f:
-      f.write(result.stdout + result.stderr)
+    print(f"training {logdir} (progress in {logdir}.log)", flush=True)
+    with open(logdir + ".log", "a") as log:
+      result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     if result.returncode != 0:
-      raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+      with open(logdir + ".log") as log:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{log.read()[-3000:]}")
   return " ".join(["python"] + command[1:])
 
 
@@ -127,7 +127,13 @@ def evaluate_fid(logdir, images):
 # ---- matching the rates -------------------------------------------------------------------------------
 
 def common_bpp(curves):
-  """The middle of the bpp range that every curve covers; a ValueError when they share none."""
+  """The middle of the bpp range that every curve covers; a ValueError when they share none.
+
+  With one rate weight (each curve a single point) there is no range: the mean bpp of all points is
+  returned, and every metric is each run's own (compared at the same rate weight, not at matched bpp).
+  """
+  if all(len(curve) == 1 for curve in curves):
+    return float(np.mean([curve[0]["bpp"] for curve in curves]))
   low = max(min(point["bpp"] for point in curve) for curve in curves)
   high = min(max(point["bpp"] for point in curve) for curve in curves)
   if low > high:
@@ -137,7 +143,8 @@ def common_bpp(curves):
 
 
 def at_bpp(curve, bpp, key):
-  """`key` of one curve (points of one arm and seed) at `bpp`, linear in bpp between its points."""
+  """`key` of one curve (points of one arm and seed) at `bpp`, linear in bpp between its points (a
+  single point: its own value)."""
   chosen = sorted(curve, key=lambda point: point["bpp"])
   return float(np.interp(bpp, [p["bpp"] for p in chosen], [p[key] for p in chosen]))
 
@@ -246,10 +253,12 @@ def main(argv):
   quiet_library_logs()
   began = time.time()
   points = []
-  for dataset in FLAGS.datasets:
-    for arm in ARMS:
-      for rate_weight in FLAGS.rate_weights:
-        for seed in FLAGS.seeds:
+  # Both arms of a seed one after the other, the default rate weight first: an interrupted run of this
+  # script leaves matched pairs (compared at that rate weight with --rate_weights=0.005).
+  for rate_weight in FLAGS.rate_weights:
+    for dataset in FLAGS.datasets:
+      for seed in FLAGS.seeds:
+        for arm in ARMS:
           command = train(dataset, arm, rate_weight, seed)
           record = score(run_dir(dataset, arm, rate_weight, seed))
           points.append({**record, "dataset": dataset, "arm": arm, "seed": seed, "rate_weight": rate_weight,
