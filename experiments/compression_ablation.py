@@ -10,7 +10,7 @@ compression_gan through the real entry point at the model's default budget (4,00
   no_gan  --adversarial_weight=0: distortion + rate_weight x rate, the same encoder, entropy model, decoder,
           optimiser, data order and quantisation noise (D is still trained, but G never sees it).
 
-Each run is scored on the 10,000 test images as a user would: `zoo.compress batch` (codec.compress_split:
+Each run is scored on the 10,000 test images as a user would: `zoo.compress batch` (compress_split:
 one file per image, written, read back and decoded; bpp from the files' sizes, headers included; PSNR and
 SSIM), then the FID that `zoo.evaluate --npz=decoded.npz --logdir=RUN` prints (the classifier FID of the
 decodes against the test split, like-for-like: the same evaluator, built from the run's dataset, size and
@@ -87,8 +87,8 @@ def train(dataset, arm, rate_weight, seed):
 def score(logdir):
   """bpp, PSNR, SSIM from real files (zoo.compress batch) and FID (zoo.evaluate --npz); cached per run."""
   from experiments import results_card
+  from zoo import compress
   from zoo import runs
-  from zoo.models.compression_gan import codec as codec_lib
   path = os.path.join(logdir, SCORES_FILE)
   step = runs.gan_step(runs.latest_checkpoint(logdir))
   if os.path.exists(path):
@@ -97,9 +97,9 @@ def score(logdir):
     if record["step"] == step and record["split"] == FLAGS.split:
       return record
   began = time.time()
-  codec = codec_lib.Codec.from_run(logdir)
+  codec = compress.codec_from_run(logdir)
   with tempfile.TemporaryDirectory() as out_dir:
-    stats, originals, decoded = codec_lib.compress_split(codec, FLAGS.split, out_dir)
+    stats, originals, decoded = compress.compress_split(codec, FLAGS.split, out_dir)
   fid = evaluate_fid(logdir, decoded)
   np.savez_compressed(os.path.join(logdir, "decoded_first.npz"), images=decoded[:FIGURE_COLUMNS],
                       originals=originals[:FIGURE_COLUMNS])

@@ -118,10 +118,10 @@ def get_evaluator(dataset, data_dir, image_size, **kwargs):
 
 
 def our_codec(logdir, split, data_dir):
-  from zoo.models.compression_gan import codec as codec_lib
-  codec = codec_lib.Codec.from_run(logdir)
+  from zoo import compress
+  codec = compress.codec_from_run(logdir)
   with tempfile.TemporaryDirectory() as out_dir:
-    stats, _, decoded = codec_lib.compress_split(codec, split, out_dir, data_dir)
+    stats, _, decoded = compress.compress_split(codec, split, out_dir, data_dir)
   return stats["mean_file_bytes"], decoded, stats["clipped_codes"]
 
 

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tests.helpers import run_module
 from zoo.models.compression_gan import codec as codec_lib
+from zoo import compress
 from zoo import config as config_lib
 from zoo import data
 from zoo.models.compression_gan import model as cg
@@ -271,7 +272,7 @@ def test_cli_encode_decode_and_clean_errors(run_dir, mnist_images, tmp_path):
                       check=True)
   assert f"{os.path.getsize(encoded)} bytes" in result.stdout
   run_module("zoo.compress", "decode", str(encoded), str(decoded), f"--logdir={run_dir}", check=True)
-  codec = codec_lib.Codec.from_run(run_dir)
+  codec = compress.codec_from_run(run_dir)
   assert encoded.read_bytes() == codec.encode(mnist_images[3])
   np.testing.assert_array_equal(np.asarray(Image.open(decoded))[..., None],
                                 codec.decode(encoded.read_bytes()))
@@ -292,8 +293,8 @@ def test_cli_encode_decode_and_clean_errors(run_dir, mnist_images, tmp_path):
 
 
 def test_batch_bpp_is_the_file_sizes(run_dir, tmp_path):
-  codec = codec_lib.Codec.from_run(run_dir)
-  stats, originals, decoded = codec_lib.compress_split(codec, "test[:50]", str(tmp_path / "out"))
+  codec = compress.codec_from_run(run_dir)
+  stats, originals, decoded = compress.compress_split(codec, "test[:50]", str(tmp_path / "out"))
   sizes = [os.path.getsize(tmp_path / "out" / f"{i:05d}.cgan") for i in range(50)]
   assert stats["images"] == 50 and stats["bpp"] == pytest.approx(np.mean(sizes) * 8 / 784, rel=1e-12)
   assert originals.shape == decoded.shape == (50,) + SHAPE
@@ -308,6 +309,6 @@ def test_trains_through_the_shared_trainer_and_compresses(tmp_path):
                       "--train_split=train[:512]", "--batch_size=32", "--steps=40", "--log_every=20",
                       "--steps_per_call=20", "--rate_weight=0.02", check=True)
   assert "distortion" in result.stdout and "rate" in result.stdout
-  codec = codec_lib.Codec.from_run(logdir)
+  codec = compress.codec_from_run(logdir)
   image = np.stack(list(data.load_images("mnist", "test[:1]", DATA_DIR).as_numpy_iterator()))[0]
   assert codec.decode(codec.encode(image)).shape == SHAPE

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from experiments import baselines
 from tests.helpers import photo_patch_dir, run_module
+from zoo import compress
 from zoo import config as config_lib
 from zoo import data
 from zoo import pixels
@@ -59,7 +60,7 @@ def colorize_run(tmp_path_factory):
 
 def test_rgb_round_trip_is_bit_exact_on_real_patches(codec_run):
   logdir, generator = codec_run
-  codec, again = codec_lib.Codec.from_run(logdir), codec_lib.Codec.from_run(logdir)
+  codec, again = compress.codec_from_run(logdir), compress.codec_from_run(logdir)
   images = folder_images("test")
   assert images.shape == (16,) + SHAPE and len({image.tobytes() for image in images}) == 16
   for image in images:
@@ -78,14 +79,14 @@ def test_rgb_round_trip_is_bit_exact_on_real_patches(codec_run):
 
 
 def test_a_grayscale_image_is_refused_by_an_rgb_codec(codec_run):
-  codec = codec_lib.Codec.from_run(codec_run[0])
+  codec = compress.codec_from_run(codec_run[0])
   with pytest.raises(codec_lib.CodecError, match="16x16 pixels with 3 channel"):
     codec.encode(np.zeros((SIZE, SIZE, 1), np.uint8))
 
 
 def test_compress_split_codes_the_runs_folder_at_its_size(codec_run, tmp_path):
-  codec = codec_lib.Codec.from_run(codec_run[0])
-  stats, originals, decoded = codec_lib.compress_split(codec, "test[:8]", str(tmp_path / "out"))
+  codec = compress.codec_from_run(codec_run[0])
+  stats, originals, decoded = compress.compress_split(codec, "test[:8]", str(tmp_path / "out"))
   np.testing.assert_array_equal(originals, folder_images("test[:8]"))
   sizes = [os.path.getsize(tmp_path / "out" / f"{i:05d}.cgan") for i in range(8)]
   assert stats["images"] == 8 and stats["image_shape"] == list(SHAPE)
@@ -106,7 +107,7 @@ def test_train_then_compress_batch_on_the_photo_folder(tmp_path):
     stats = json.load(f)
   assert json.loads(result.stdout) == stats and stats["images"] == 5 and stats["image_shape"] == list(SHAPE)
   decoded = np.load(os.path.join(out, "decoded.npz"))["images"]
-  codec = codec_lib.Codec.from_run(logdir)
+  codec = compress.codec_from_run(logdir)
   for i, image in enumerate(folder_images("test[:5]")):
     with open(os.path.join(out, f"{i:05d}.cgan"), "rb") as f:
       assert f.read() == codec.encode(image)

@@ -7,6 +7,7 @@ the next step any hook is due, so adding a hook never means editing the loop.
 import dataclasses
 import os
 import time
+from typing import Callable
 
 import tensorflow as tf
 
@@ -22,7 +23,9 @@ class Moment:
   step: int               # the phase's own step
   global_step: int        # steps over all phases: checkpoint numbers and TensorBoard steps
   done: bool              # the phase has reached its last step
-  interrupted: bool       # SIGINT/SIGTERM arrived: save and stop
+  # Whether SIGINT/SIGTERM has arrived (save and stop), asked when needed: a signal may come while
+  # an earlier hook runs.
+  interrupted: Callable[[], bool]
   values: dict            # what earlier hooks of this moment reported (progress means, eval scores)
 
 
@@ -122,7 +125,7 @@ class Checkpoint(Hook):
     self.manager = manager
 
   def due(self, moment):
-    return moment.interrupted or super().due(moment)
+    return moment.interrupted() or super().due(moment)
 
   def run(self, moment):
     self.manager.save(checkpoint_number=moment.global_step)  # every worker takes part (collectives)

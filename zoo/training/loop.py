@@ -168,7 +168,7 @@ def _run_phase(trainer, phase, iterator, start, phase_hooks, signals, manager):
           f"stopped; {kept}. Try lower learning rates or --precision=float32.")
     step += num_steps
     moment = hooks_lib.Moment(phase, step, trainer.state.global_step, step == phase.total_steps,
-                              signals.received is not None, {})
+                              lambda: signals.received is not None, {})
     for hook in phase_hooks:
       if hook.due(moment):
         hook.run(moment)

@@ -24,7 +24,6 @@ import binascii
 import dataclasses
 import hashlib
 import json
-import os
 
 import constriction
 import numpy as np
@@ -255,12 +254,6 @@ class Codec:
     self.model_id = self._model_id(generator)
     self.clipped_codes = 0  # codes beyond their table so far, reported by compress_split
 
-  @classmethod
-  def from_run(cls, logdir):
-    from zoo import runs
-    generator, config = runs.restore_generator(logdir)
-    return cls(generator, config)
-
   def _model_id(self, generator):
     digest = hashlib.sha256()
     settings = {"format": FORMAT_VERSION, "shape": self.shape, "options": self.config.options}
@@ -306,37 +299,3 @@ class Codec:
                        "bytes this model can produce.")
     return self.reconstruct(decode_codes(payload, self.tables))
 
-
-def compress_split(codec, split, out_dir, data_dir=None):
-  """Codes every image of a split of the run's dataset (TFDS or folder) to its own file, reads each back.
-
-  Returns (stats, originals, decoded): bpp from the files' sizes on disk, PSNR and SSIM of the decodes.
-  """
-  from zoo import data
-  from zoo.metrics import fidelity
-  config = codec.config
-  # The run's dataset as it trained on it: TFDS or an image folder, at its image_size and resize.
-  originals = list(data.load_images(config.dataset, split, data_dir or config.data_dir, config.image_size,
-                                    resize=data.image_resize(config)).as_numpy_iterator())
-  if not originals:
-    raise CodecError(f"Split {split!r} of {config.dataset} holds no images.")
-  originals = np.stack(originals)
-  os.makedirs(out_dir, exist_ok=True)
-  sizes, decoded = [], []
-  clipped_before = codec.clipped_codes
-  for i, image in enumerate(originals):
-    path = os.path.join(out_dir, f"{i:05d}.cgan")
-    with open(path, "wb") as f:
-      f.write(codec.encode(image))
-    sizes.append(os.path.getsize(path))
-    with open(path, "rb") as f:
-      decoded.append(codec.decode(f.read()))
-  decoded = np.stack(decoded)
-  pixels = int(np.prod(codec.shape[:2]))
-  stats = {"logdir": config.logdir, "dataset": config.dataset, "data_dir": data_dir or config.data_dir,
-           "split": split, "image_shape": list(codec.shape), "images": len(sizes),
-           "model_id": codec.model_id.hex(), "mean_file_bytes": float(np.mean(sizes)),
-           "bpp": float(np.mean(sizes)) * 8 / pixels, "clipped_codes": codec.clipped_codes - clipped_before,
-           "psnr": float(np.mean(fidelity.psnr(originals, decoded))),
-           "ssim": float(np.mean(fidelity.ssim(originals, decoded)))}
-  return stats, originals, decoded
