@@ -101,7 +101,9 @@ def reference_runner(model, config):
   import tensorflow as tf
   from zoo import data
   from zoo import layers as zoo_layers
+  from zoo.recipe import losses
   spec = _spec(model)
+  loss = losses.get(config.loss)  # the model's default family, as the zoo cases use
   shape = data.image_shape(config.dataset, config.image_size, config.data_dir)
   keras.utils.set_random_seed(config.seed)
   with zoo_layers.stock_keras_layers():  # as a tutorial writes them
@@ -120,8 +122,8 @@ def reference_runner(model, config):
       fake = generator(z, training=True)
       real_logits = discriminator(images, training=True)
       fake_logits = discriminator(fake, training=True)
-      g_loss = tf.reduce_mean(spec.generator_loss(fake_logits)) + regularization(generator)
-      d_loss = (tf.reduce_mean(spec.discriminator_loss(real_logits, fake_logits))
+      g_loss = tf.reduce_mean(loss.generator(real_logits, fake_logits)) + regularization(generator)
+      d_loss = (tf.reduce_mean(loss.discriminator(real_logits, fake_logits))
                 + regularization(discriminator))
     g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, generator.trainable_variables),
                                     generator.trainable_variables))

@@ -104,9 +104,139 @@ def test_transposed_convolution_in_bfloat16_matches_keras(size):
   assert ("Conv2DBackpropInput" in ops) == (size * size > 64)
 
 
-def test_transposed_convolution_in_float32_uses_keras():
-  layer = zoo_layers.Conv2DTranspose(4, 4, strides=2, padding="same")
-  ops = _op_types(lambda x: layer(x), tf.TensorSpec((2, 4, 4, 3)))
+@pytest.fixture
+def eigen_cpu(monkeypatch):
+  """The float32 paths' decision as on a CPU running TensorFlow's Eigen kernels, whatever this host runs."""
+  monkeypatch.setattr(zoo_layers, "cpu_kernel_library", lambda: "eigen")
+  monkeypatch.setattr(zoo_layers, "_visible_gpus", lambda: False)
+
+
+def _assert_close(fast, stock, rtol=1e-4):
+  """Equal to float32 rounding: summation order differs, so the tolerance scales with the values."""
+  np.testing.assert_allclose(fast, stock, rtol=rtol, atol=rtol * float(np.max(np.abs(stock))))
+
+
+@pytest.mark.parametrize("kernel_size", [3, 4, 5])
+@pytest.mark.parametrize("height, width", [(4, 4), (5, 6)])
+def test_transposed_convolution_by_phase_is_conv2d_transpose(kernel_size, height, width):
+  inputs = tf.random.stateless_normal([3, height, width, 10], seed=[5, 6])
+  kernel = tf.random.stateless_normal([kernel_size, kernel_size, 6, 10], seed=[7, 8])
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch([inputs, kernel])
+    fast = zoo_layers.conv2d_transpose_stride_2(inputs, kernel)
+    stock = tf.nn.conv2d_transpose(inputs, kernel, [3, 2 * height, 2 * width, 6], 2, padding="SAME")
+    fast_loss, stock_loss = _weighted_sum(fast), _weighted_sum(stock)
+  _assert_close(fast, stock)
+  for f, s in zip(tape.gradient(fast_loss, [inputs, kernel]), tape.gradient(stock_loss, [inputs, kernel])):
+    _assert_close(f, s)
+
+
+@pytest.mark.parametrize("height, width", [(8, 8), (7, 9)])
+def test_convolution_with_matmul_input_gradient_is_conv2d(height, width):
+  inputs = tf.random.stateless_normal([3, height, width, 6], seed=[1, 6])
+  kernel = tf.random.stateless_normal([4, 4, 6, 10], seed=[2, 8])
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch([inputs, kernel])
+    fast = zoo_layers.conv2d_stride_2(inputs, kernel)
+    stock = tf.nn.conv2d(inputs, kernel, 2, padding="SAME")
+    fast_loss, stock_loss = _weighted_sum(fast), _weighted_sum(stock)
+  np.testing.assert_array_equal(fast, stock)  # the same kernel
+  for f, s in zip(tape.gradient(fast_loss, [inputs, kernel]), tape.gradient(stock_loss, [inputs, kernel])):
+    _assert_close(f, s)
+
+
+def _gradient_op_types(layer, shape):
+  def forward_and_backward(inputs):
+    with tf.GradientTape() as tape:
+      tape.watch(inputs)
+      loss = _weighted_sum(layer(inputs, training=True))
+    return tape.gradient(loss, [inputs] + layer.trainable_weights)
+  return _op_types(forward_and_backward, tf.TensorSpec(shape))
+
+
+def test_float32_transposed_convolution_matches_keras_on_its_matmul_path(eigen_cpu):
+  shape = (3, 4, 4, 128)
+  make = lambda cls: cls(64, 4, strides=2, padding="same", activation="relu")  # noqa: E731
+  fast, stock = _pair(lambda: make(zoo_layers.Conv2DTranspose), lambda: make(keras.layers.Conv2DTranspose),
+                      shape)
+  inputs = tf.random.stateless_normal(shape, seed=[5, 6])
+  fast_out, fast_grads = _run(fast, inputs, True)
+  stock_out, stock_grads = _run(stock, inputs, True)
+  _assert_close(fast_out, stock_out)
+  for f, s in zip(fast_grads, stock_grads):  # input, kernel, bias
+    _assert_close(f, s)
+  # The forward pass as matrix products; the gradients by TensorFlow's Conv2D and Conv2DBackpropFilter.
+  ops = _gradient_op_types(fast, shape)
+  assert {"MatMul", "DepthToSpace", "Conv2D", "Conv2DBackpropFilter"} <= ops
+  assert "Conv2DBackpropInput" not in ops
+
+
+def test_float32_convolution_matches_keras_with_its_matmul_input_gradient(eigen_cpu):
+  shape = (3, 8, 8, 64)
+  make = lambda cls, name: cls(128, 4, strides=2, padding="same", name=name)  # noqa: E731
+  fast, stock = _pair(lambda: make(zoo_layers.Conv2D, "d"), lambda: make(keras.layers.Conv2D, "d"), shape)
+  assert fast.get_config() == stock.get_config()
+  assert [w.shape for w in fast.weights] == [w.shape for w in stock.weights]
+  inputs = tf.random.stateless_normal(shape, seed=[5, 6])
+  fast_out, fast_grads = _run(fast, inputs, True)
+  stock_out, stock_grads = _run(stock, inputs, True)
+  _assert_close(fast_out, stock_out)
+  for f, s in zip(fast_grads, stock_grads):  # input, kernel, bias
+    _assert_close(f, s)
+  ops = _gradient_op_types(fast, shape)
+  assert {"Conv2D", "MatMul", "DepthToSpace", "Conv2DBackpropFilter"} <= ops
+  assert "Conv2DBackpropInput" not in ops
+
+
+def test_convolution_input_gradient_differentiates_again(eigen_cpu):
+  """An R1 penalty differentiates D's input gradient with respect to D's weights."""
+  shape = (2, 8, 8, 64)
+  fast, stock = _pair(lambda: zoo_layers.Conv2D(128, 4, strides=2, padding="same"),
+                      lambda: keras.layers.Conv2D(128, 4, strides=2, padding="same"), shape)
+  inputs = tf.random.stateless_normal(shape, seed=[3, 3])
+
+  def penalty_gradient(layer):
+    with tf.GradientTape() as outer:
+      with tf.GradientTape() as inner:
+        inner.watch(inputs)
+        score = tf.reduce_sum(tf.sin(layer(inputs)))
+      penalty = tf.reduce_sum(tf.square(inner.gradient(score, inputs)))
+    return penalty, outer.gradient(penalty, layer.kernel)
+  fast_penalty, fast_gradient = penalty_gradient(fast)
+  stock_penalty, stock_gradient = penalty_gradient(stock)
+  _assert_close(fast_penalty, stock_penalty)
+  _assert_close(fast_gradient, stock_gradient, rtol=1e-3)
+
+
+@pytest.mark.parametrize("side, in_channels, out_channels, expected", [
+    (4, 512, 256, True), (4, 256, 128, True), (8, 256, 128, True), (8, 128, 64, True),
+    (16, 128, 64, False), (7, 64, 32, False), (16, 64, 1, False), (8, 128, 2, False), (14, 64, 16, False)])
+def test_float32_matmul_path_follows_measured_limits(eigen_cpu, side, in_channels, out_channels, expected):
+  chosen = zoo_layers.transposed_convolution_by_matmul
+  assert chosen("float32", side, side, in_channels, out_channels) == expected
+  assert not chosen("bfloat16", side, side, in_channels, out_channels)
+
+
+@pytest.mark.parametrize("library", ["onednn", "unknown"])
+def test_float32_keeps_tensorflow_kernels_where_not_measured_faster(monkeypatch, library):
+  monkeypatch.setattr(zoo_layers, "cpu_kernel_library", lambda: library)
+  transposed = zoo_layers.Conv2DTranspose(64, 4, strides=2, padding="same")
+  convolution = zoo_layers.Conv2D(128, 4, strides=2, padding="same")
+  assert "Conv2DBackpropInput" in _op_types(lambda x: transposed(x), tf.TensorSpec((2, 4, 4, 128)))
+  assert "Conv2DBackpropInput" in _gradient_op_types(convolution, (2, 8, 8, 64))
+
+
+def test_transposed_convolution_in_float32_on_a_large_input_uses_keras(eigen_cpu):
+  layer = zoo_layers.Conv2DTranspose(64, 4, strides=2, padding="same")
+  ops = _op_types(lambda x: layer(x), tf.TensorSpec((2, 16, 16, 128)))
+  assert "Conv2DBackpropInput" in ops and "DepthToSpace" not in ops
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=3, strides=2), dict(kernel_size=4, strides=1),
+                                    dict(kernel_size=4, strides=2, padding="valid")])
+def test_convolution_with_another_kernel_uses_keras(eigen_cpu, kwargs):
+  layer = zoo_layers.Conv2D(128, **{"padding": "same", **kwargs})
+  ops = _gradient_op_types(layer, (2, 8, 8, 64))
   assert "Conv2DBackpropInput" in ops and "DepthToSpace" not in ops
 
 
@@ -145,9 +275,20 @@ def test_stock_keras_layers_context_builds_layers_on_the_keras_path():
   assert "Conv2DBackpropInput" in ops and "DepthToSpace" not in ops
 
 
+def test_stock_keras_layers_of_some_classes():
+  with zoo_layers.stock_keras_layers(zoo_layers.Conv2D, zoo_layers.Conv2DTranspose):
+    convolutions = [zoo_layers.Conv2D(2, 4), zoo_layers.Conv2DTranspose(2, 4)]
+    others = [zoo_layers.BatchNormalization(), zoo_layers.Dropout(0.2)]
+    with zoo_layers.stock_keras_layers():
+      others_inside = [zoo_layers.LeakyReLU()]
+  assert not any(layer.fast_kernel for layer in convolutions + others_inside)
+  assert all(layer.fast_kernel for layer in others)
+
+
 def test_to_stock_keras_swaps_classes_and_keeps_outputs():
   inputs = keras.Input([4, 4, 3])
   x = zoo_layers.Conv2DTranspose(5, 4, strides=2, padding="same")(inputs)
+  x = zoo_layers.Conv2D(5, 4, strides=2, padding="same")(x)
   x = zoo_layers.LeakyReLU(negative_slope=0.2)(zoo_layers.BatchNormalization()(x))
   model = keras.Model(inputs, zoo_layers.Dropout(0.2)(x))
   stock = zoo_layers.to_stock_keras(model)
