@@ -8,6 +8,7 @@ noise (zoo.metrics' EVAL_NOISE_SEED) and zoo.metrics scores them against the tes
 domain classifier's features for MNIST-like data (docs/metrics.md). Scoring afterwards gives the same
 numbers as `zoo.train --eval_every=100 --eval_samples=5000` without slowing the training run.
 Writes docs/figures/dcgan_<name>_fid.png and prints a table (also saved as <logdir>/fid_curve.json).
+A run trained with --ema_decay is scored through its EMA generator unless --use_ema=false.
 Expected result on MNIST at the defaults (commit 861406c, 1000 steps, --num_samples=1000): 360 at
 step 100, 188 at step 500, 181-208 from step 500 to 900, 266 at step 1000 (G drifts between few-class
 modes while D sits at chance; docs/dcgan.md).
@@ -22,31 +23,33 @@ flags.DEFINE_string("logdir", "runs/dcgan_mnist", "Run folder written by zoo.tra
 flags.DEFINE_string("name", "mnist", "Figure name: docs/figures/dcgan_<name>_fid.png.")
 flags.DEFINE_string("out_dir", "docs/figures", "Where the figure goes.")
 flags.DEFINE_integer("num_samples", 5000, "Generated samples per checkpoint.")
+flags.DEFINE_bool("use_ema", True, "Score the EMA generator of a run trained with --ema_decay.")
 
 
 def kept_checkpoints(logdir):
-  """[(step, checkpoint path)] of every checkpoint the run kept, oldest first."""
+  """The paths of every checkpoint the run kept, oldest first."""
   import tensorflow as tf
   state = tf.train.get_checkpoint_state(os.path.join(logdir, "checkpoints"))
   if state is None:
     raise FileNotFoundError(f"No checkpoints in {logdir}: train the run first.")
-  return [(int(path.rsplit("-", 1)[1]), path) for path in state.all_model_checkpoint_paths]
+  return list(state.all_model_checkpoint_paths)
 
 
-def fid_curve(logdir, num_samples):
-  """[{step, images_seen, fid, ...}] for each kept checkpoint."""
-  import tensorflow as tf
+def fid_curve(logdir, num_samples, use_ema=True):
+  """[{step, images_seen, fid, ...}] for each kept checkpoint (its EMA generator, if it has one)."""
   from zoo import runs, sampling
   from zoo.metrics import evaluation
-  generator, config = runs.restore_generator(logdir)
-  evaluator = evaluation.get_evaluator(config.dataset, config.data_dir)
+  config = runs.load_config(logdir)
+  evaluator = evaluation.get_evaluator(config.dataset, config.data_dir, image_size=config.image_size,
+                                       image_resize=config.image_resize)
   curve = []
-  for step, path in kept_checkpoints(logdir):
-    tf.train.Checkpoint(generator=generator).restore(path).expect_partial()
+  for path in kept_checkpoints(logdir):
+    generator, _ = runs.restore_generator(logdir, use_ema, checkpoint=path)
     samples = sampling.generate(generator, config, num_samples, seed=evaluation.EVAL_NOISE_SEED)
     metrics = evaluator(samples)
-    curve.append({"step": step, "images_seen": step * config.batch_size * config.d_steps, **metrics})
-    print(f"step {step}: FID {metrics['fid']:.2f}", flush=True)
+    gan_step = runs.gan_step(path)
+    curve.append({"step": gan_step, "images_seen": runs.images_seen(config, gan_step), **metrics})
+    print(f"step {gan_step}: FID {metrics['fid']:.2f} recall {metrics['recall']:.3f}", flush=True)
   return curve, config, evaluator.describe()
 
 
@@ -67,7 +70,7 @@ def plot_fid(curve, title, path):
 
 def main(argv):
   del argv
-  curve, config, described = fid_curve(FLAGS.logdir, FLAGS.num_samples)
+  curve, config, described = fid_curve(FLAGS.logdir, FLAGS.num_samples, FLAGS.use_ema)
   with open(os.path.join(FLAGS.logdir, "fid_curve.json"), "w") as f:
     json.dump({"curve": curve, "num_samples": FLAGS.num_samples, **described}, f, indent=2)
   os.makedirs(FLAGS.out_dir, exist_ok=True)

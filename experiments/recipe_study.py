@@ -1,7 +1,8 @@
-"""The recipe study of docs/recipe.md: dcgan trained with one recipe per cell, at an equal images-seen budget.
+"""The recipe study of docs/recipe.md: one run per recipe (cell), all at an equal images-seen budget.
 
-  python -m experiments.recipe_study --dataset=mnist --cells=all --root=runs/recipe_study   # trains
-  python -m experiments.recipe_study --dataset=mnist --table --root=runs/recipe_study       # the table
+  python -m experiments.recipe_study --dataset=mnist --cells=all --root=runs/recipe_study   # trains dcgan
+  python -m experiments.recipe_study --model=dense_gan --images=600000 --cells=all ...      # dense_gan's
+  python -m experiments.recipe_study --table --root=runs/recipe_study                       # the table
 
 Each cell is `python -m zoo.train` with the shared settings below plus the cell's flags, then
 `python -m zoo.evaluate` (10,000 samples, the like-for-like path) of its EMA generator and of its raw G,
@@ -18,6 +19,7 @@ import time
 from absl import app, flags
 
 FLAGS = flags.FLAGS
+flags.DEFINE_string("model", "dcgan", "dcgan or dense_gan (the models whose cells are below).")
 flags.DEFINE_string("dataset", "mnist", "mnist or fashion_mnist.")
 flags.DEFINE_string("data_dir", "../shared/tensorflow_datasets", "TFDS data_dir.")
 flags.DEFINE_string("root", "runs/recipe_study", "Where the runs and results.jsonl go.")
@@ -39,7 +41,7 @@ ARCHITECTURES = {
     "plain": ["--discriminator_convolutions=3", "--discriminator_dropout=0", "--weight_init=dcgan_normal",
               "--nodiscriminator_batchnorm"],
 }
-CELLS = {
+DCGAN_CELLS = {
     "article_ns": ARCHITECTURES["article"] + ["--loss=non_saturating"],
     "dcgan_ns": ARCHITECTURES["dcgan"] + ["--loss=non_saturating"],
     "dcgan_hinge": ARCHITECTURES["dcgan"] + ["--loss=hinge"],
@@ -47,24 +49,47 @@ CELLS = {
     "dcgan_ns_augment": ARCHITECTURES["dcgan"] + ["--loss=non_saturating", "--augment=translation,cutout"],
     "plain_ns_r1": ARCHITECTURES["plain"] + ["--loss=non_saturating", "--r1_gamma=1", "--r1_every=4"],
     "plain_sn_hinge": ARCHITECTURES["plain"] + ["--loss=hinge", "--spectral_norm"],
-    "plain_relativistic_r1r2": ARCHITECTURES["plain"] + ["--loss=relativistic", "--r1_gamma=1", "--r2_gamma=1"],
+    "plain_relativistic_r1r2": ARCHITECTURES["plain"] + ["--loss=relativistic", "--r1_gamma=1",
+                                                         "--r2_gamma=1"],
     "plain_wgan_gp": ARCHITECTURES["plain"] + ["--loss=wasserstein", "--gp_weight=10"],
     "dcgan_ns_64": ARCHITECTURES["dcgan"] + ["--loss=non_saturating", "--image_size=64",
                                             "--image_resize=area"],
 }
-# What every cell shares (a cell's flags come after, so they win).
-SHARED = ["--model=dcgan", "--image_size=32", "--image_resize=pad", "--generator_filters=256",
-          "--ema_decay=0.999", "--batch_size=64", "--log_every=100", "--image_every=500",
-          "--steps_per_call=8"]
+DENSE_GAN_CELLS = {
+    "article": ["--recipe=article"],
+    "default_ns": [],
+    "ns_r1": ["--r1_gamma=1", "--r1_every=4"],
+    "hinge": ["--loss=hinge"],
+    "hinge_sn": ["--loss=hinge", "--spectral_norm"],
+    "least_squares": ["--loss=least_squares"],
+    # A stronger D: the article's two ReLU layers of 128 units see speckle-free digits and speckled ones
+    # alike (docs/dense_gan.md); wider, leaky, with dropout, as in most MLP GANs on MNIST.
+    "wide_d": ["--discriminator_units=512,256", "--discriminator_activation=leaky_relu",
+               "--discriminator_dropout=0.3"],
+    "wide_d_g": ["--discriminator_units=512,256", "--discriminator_activation=leaky_relu",
+                 "--discriminator_dropout=0.3", "--generator_units=256,512,1024"],
+    "wide_d_g_lr2": ["--discriminator_units=512,256", "--discriminator_activation=leaky_relu",
+                     "--discriminator_dropout=0.3", "--generator_units=256,512,1024",
+                     "--g_learning_rate=2e-4", "--d_learning_rate=2e-4"],
+}
+CELLS = {"dcgan": DCGAN_CELLS, "dense_gan": DENSE_GAN_CELLS}
+# What every cell of a model shares (a cell's flags come after, so they win).
+SHARED = {
+    "dcgan": ["--image_size=32", "--image_resize=pad", "--generator_filters=256", "--ema_decay=0.999",
+              "--batch_size=64", "--log_every=100", "--image_every=500", "--steps_per_call=8"],
+    "dense_gan": ["--ema_decay=0.999", "--batch_size=128", "--log_every=1000", "--image_every=1000"],
+}
 RESULTS = "results.jsonl"
 
 
 def run_cell(cell, seed):
-  logdir = os.path.join(FLAGS.root, FLAGS.dataset, f"{cell}_s{seed}")
-  steps = FLAGS.images // 64
-  command = [sys.executable, "-m", "zoo.train", *SHARED, f"--dataset={FLAGS.dataset}",
-             f"--data_dir={FLAGS.data_dir}", f"--seed={seed}", f"--steps={steps}",
-             f"--checkpoint_every={steps}", f"--logdir={logdir}", *CELLS[cell]]
+  logdir = _logdir(cell, seed)
+  batch_size = int(next(f for f in SHARED[FLAGS.model] if f.startswith("--batch_size=")).split("=")[1])
+  steps = FLAGS.images // batch_size
+  command = [sys.executable, "-m", "zoo.train", f"--model={FLAGS.model}", *SHARED[FLAGS.model],
+             f"--dataset={FLAGS.dataset}", f"--data_dir={FLAGS.data_dir}", f"--seed={seed}",
+             f"--steps={steps}", f"--checkpoint_every={steps}", f"--logdir={logdir}",
+             *CELLS[FLAGS.model][cell]]
   began, load = time.time(), os.getloadavg()[0]
   subprocess.run(command, check=True)
   seconds = time.time() - began
@@ -77,21 +102,28 @@ def run_cell(cell, seed):
                      check=True)
     with open(output) as f:
       record = json.load(f)
-    result = {"cell": cell, "dataset": FLAGS.dataset, "seed": seed, "ema": use_ema,
+    result = {"model": FLAGS.model, "cell": cell, "dataset": FLAGS.dataset, "seed": seed, "ema": use_ema,
               "images": record["images_seen"], "train_seconds": round(seconds), "load": round(load, 1),
               "command": " ".join(["python -m zoo.train", *command[3:]]), **record["metrics"]}
     with open(os.path.join(FLAGS.root, RESULTS), "a") as f:
       f.write(json.dumps(result) + "\n")
 
 
+def _logdir(cell, seed):
+  model = "" if FLAGS.model == "dcgan" else f"{FLAGS.model}_"  # dcgan's runs came first
+  return os.path.join(FLAGS.root, FLAGS.dataset, f"{model}{cell}_s{seed}")
+
+
 def table():
   rows = [json.loads(line) for line in open(os.path.join(FLAGS.root, RESULTS))]
-  print("| dataset | cell | seed | EMA | FID | recall | precision | classes | images | train time | load |")
-  print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-  for r in sorted(rows, key=lambda r: (r["dataset"], r["fid"])):
-    print(f"| {r['dataset']} | {r['cell']} | {r['seed']} | {'yes' if r['ema'] else 'no'} | {r['fid']:.2f} | "
-          f"{r['recall']:.3f} | {r['precision']:.3f} | {r.get('modes_covered', '-')} | {r['images']:,} | "
-          f"{r['train_seconds'] / 60:.1f} min | {r['load']} |")
+  print("| model | dataset | cell | seed | EMA | FID | recall | precision | classes | images | train time "
+        "| load |")
+  print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+  for r in sorted(rows, key=lambda r: (r.get("model", "dcgan"), r["dataset"], r["fid"])):
+    print(f"| {r.get('model', 'dcgan')} | {r['dataset']} | {r['cell']} | {r['seed']} | "
+          f"{'yes' if r['ema'] else 'no'} | {r['fid']:.2f} | {r['recall']:.3f} | {r['precision']:.3f} | "
+          f"{r.get('modes_covered', '-')} | {r['images']:,} | {r['train_seconds'] / 60:.1f} min | "
+          f"{r['load']} |")
 
 
 def main(argv):
@@ -99,14 +131,15 @@ def main(argv):
   if FLAGS.table:
     table()
     return
-  cells = list(CELLS) if FLAGS.cells == ["all"] else FLAGS.cells
-  unknown = sorted(set(cells) - set(CELLS))
+  model_cells = CELLS[FLAGS.model]
+  cells = list(model_cells) if FLAGS.cells == ["all"] else FLAGS.cells
+  unknown = sorted(set(cells) - set(model_cells))
   if unknown:
-    sys.exit(f"error: unknown cells {unknown}; cells: {', '.join(CELLS)}")
+    sys.exit(f"error: unknown cells {unknown}; {FLAGS.model}'s cells: {', '.join(model_cells)}")
   os.makedirs(FLAGS.root, exist_ok=True)
   for seed in FLAGS.seeds:
     for cell in cells:
-      done = os.path.join(FLAGS.root, FLAGS.dataset, f"{cell}_s{seed}", "eval_raw.json")
+      done = os.path.join(_logdir(cell, seed), "eval_raw.json")
       if not os.path.exists(done):
         run_cell(cell, seed)
 

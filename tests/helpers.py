@@ -16,8 +16,8 @@ QUICK_FLAGS = ["--model=dense_gan", f"--data_dir={DATA_DIR}", "--train_split=tra
                "--batch_size=32", "--log_every=5", "--image_every=5", "--checkpoint_every=5",
                "--steps_per_call=1"]
 # What every smoke run shares: a few steps that log, draw a grid and checkpoint, on small grids.
-SMOKE = {"steps": 2, "log_every": 1, "image_every": 2, "checkpoint_every": 2, "steps_per_call": 1,
-         "num_grid_images": 4, "eval_samples": 100}
+SMOKE = {"train_split": "train[:256]", "batch_size": 16, "steps": 2, "log_every": 1, "image_every": 2,
+         "checkpoint_every": 2, "steps_per_call": 1, "num_grid_images": 4, "eval_samples": 100}
 # The photo-patch folder that smoke runs of folder datasets read (`python -m zoo.photo_patches` with these).
 PHOTO_PATCHES = {"size": 32, "num": 48, "num_test": 16, "seed": 0}
 
@@ -102,6 +102,22 @@ def assert_one_and_two_replicas_agree(config, spec=None, steps=2):
   (one_metrics, one), (two_metrics, two) = results
   for name in one_metrics:
     np.testing.assert_allclose(two_metrics[name], one_metrics[name], rtol=2e-4, atol=1e-6, err_msg=name)
-  for a, b in zip(one, two):
-    np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-6)
+  for i, (a, b, start) in enumerate(zip(one, two, initial)):
+    _assert_updates_agree(a, b, start, f"weight {i} {a.shape}")
   assert any(not np.allclose(a, b) for a, b in zip(one, initial)), "the steps changed no weight"
+
+
+def _assert_updates_agree(one, two, initial, what, max_outlier_share=1e-3):
+  """Weights after the same steps on 1 and 2 replicas agree to rounding, but for a few outliers.
+
+  Adam divides by the root of the squared gradient, so an element whose gradient is near zero moves by
+  a share of the learning rate that rounding (which differs with the batch's split) decides. A wrong
+  reduction or unsynchronised statistics move most elements instead, so: at most 0.1% of the elements
+  may differ beyond rounding, and none by more than a tenth of the largest update of its tensor.
+  """
+  close = np.isclose(two, one, rtol=2e-4, atol=2e-6)
+  largest_update = float(np.max(np.abs(one - initial), initial=0.0))
+  worst = float(np.max(np.abs(two - one), initial=0.0))
+  assert close.mean() >= 1 - max_outlier_share and worst <= 0.1 * largest_update + 2e-6, (
+      f"{what}: {np.size(close) - close.sum()} of {np.size(close)} elements differ (largest "
+      f"difference {worst:.3g}, largest update {largest_update:.3g})")

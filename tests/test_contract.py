@@ -57,7 +57,8 @@ def test_forward_and_backward_on_real_data(model, variant, tmp_path):
   assert images.numpy().min() >= low and images.numpy().max() <= high
   logits = trainer.discriminator(trainer.spec.discriminator_input(batch, batch["real"]), training=False)
   assert logits.shape[0] == config.batch_size and logits.shape[-1] == 1
-  d_grads, g_grads, metrics = trainer.gan_step.losses_and_gradients(batch, z, config.batch_size)
+  d_grads, g_grads, metrics = trainer.gan_step.losses_and_gradients(
+      batch, tf.constant(0, tf.int64), tf.constant(0, tf.int64), config.batch_size)
   for network, grads in ((trainer.discriminator, d_grads), (trainer.generator, g_grads)):
     missing = [v.path for v, g in zip(network.trainable_variables, grads) if g is None]
     assert not missing, f"{network.name}: no gradient for {missing}"
@@ -93,14 +94,15 @@ import json, sys
 sys.modules["zoo"] = None  # any import of the zoo fails from here on
 import keras, numpy as np, tensorflow as tf
 folder, inputs_path, low = sys.argv[1], sys.argv[2], float(sys.argv[4])
-inputs = np.load(inputs_path)["inputs"]
+inputs = dict(np.load(inputs_path))  # the signature's inputs by name: z (and label), or uint8 images
 serve = tf.saved_model.load(folder + "/saved_model").signatures["serving_default"]
-name = list(serve.structured_input_signature[1])[0]
-served = serve(**{name: tf.constant(inputs)})["images"].numpy()
+served = serve(**{name: tf.constant(value) for name, value in inputs.items()})["images"].numpy()
 model = keras.saving.load_model(folder + "/generator.keras")
-model_inputs = inputs.astype("float32") if name == "z" else low + (1 - low) * inputs.astype("float32") / 255
+model_inputs = {name: low + (1 - low) * value.astype("float32") / 255 if name == "inputs" else value
+                for name, value in inputs.items()}
+model_inputs = model_inputs if len(model_inputs) > 1 else next(iter(model_inputs.values()))
 np.savez(sys.argv[3], served=served, keras=np.asarray(model(model_inputs, training=False)))
-print(json.dumps({"input": name}))
+print(json.dumps({"inputs": sorted(serve.structured_input_signature[1])}))
 """
 
 
@@ -112,20 +114,29 @@ def _export_inputs(spec, config):
   return np.stack(list(images.take(3).as_numpy_iterator()))
 
 
+def _serving_inputs(spec, config):
+  """The export signature's inputs by name: z, and the labels of a conditional run, or uint8 images."""
+  if not spec.samples_from_noise:
+    return {"inputs": _export_inputs(spec, config)}
+  inputs = {"z": _export_inputs(spec, config)}
+  if spec.num_classes(config):
+    inputs["label"] = np.arange(3, dtype=np.int32) % spec.num_classes(config)
+  return inputs
+
+
 def test_export_loads_and_runs_without_the_zoo(smoke_run, tmp_path):
   from zoo import export
   spec, config = smoke_run
   export.export_generator(config.logdir, str(tmp_path / "exported"))
-  inputs = _export_inputs(spec, config)
-  np.savez(tmp_path / "inputs.npz", inputs=inputs)
+  inputs = _serving_inputs(spec, config)
+  np.savez(tmp_path / "inputs.npz", **inputs)
   result = subprocess.run([sys.executable, "-c", _RUN_EXPORT_WITHOUT_THE_ZOO, str(tmp_path / "exported"),
                            str(tmp_path / "inputs.npz"), str(tmp_path / "outputs.npz"),
                            str(pixels.bounds(config.pixel_range)[0])],
                           cwd=REPO, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
   assert result.returncode == 0, result.stderr[-3000:]
-  assert json.loads(result.stdout.strip().splitlines()[-1])["input"] == (
-      "z" if spec.samples_from_noise else "inputs")
+  assert json.loads(result.stdout.strip().splitlines()[-1])["inputs"] == sorted(inputs)
   outputs = np.load(tmp_path / "outputs.npz")
   served, keras_images = outputs["served"], outputs["keras"]
   assert served.dtype == np.uint8 and served.shape == (3,) + data.image_shape(
@@ -133,9 +144,10 @@ def test_export_loads_and_runs_without_the_zoo(smoke_run, tmp_path):
   # The zoo's own generator on the same inputs gives the same images.
   generator, _ = runs.restore_generator(config.logdir)
   if spec.samples_from_noise:
-    expected = generator(tf.constant(inputs), training=False)
+    batch = {"label": tf.constant(inputs["label"])} if "label" in inputs else {}
+    expected = generator(spec.generator_input(batch, tf.constant(inputs["z"])), training=False)
   else:
-    model_inputs = pixels.to_model_range(inputs, config.pixel_range)
+    model_inputs = pixels.to_model_range(inputs["inputs"], config.pixel_range)
     outputs = generator(spec.generator_input({"real": model_inputs, "degraded": model_inputs,
                                                "noise": tf.zeros([3, 1])}, None), training=False)
     expected = outputs["images"] if isinstance(outputs, dict) else outputs
@@ -182,16 +194,17 @@ def test_restore_works_or_refuses_clearly(smoke_run, tmp_path):
 
 
 def test_compress_works_or_refuses_clearly(smoke_run, tmp_path):
+  from zoo import compress
   from zoo.models.compression_gan import codec as codec_lib
   spec, config = smoke_run
   image = _export_inputs(models.get_model("compression_gan"), config)[0]
   if "compress" in spec.tools and config.options.get("mode") == "codec":
-    codec = codec_lib.Codec.from_run(config.logdir)
+    codec = compress.codec_from_run(config.logdir)
     decoded = codec.decode(codec.encode(image))
     assert decoded.shape == image.shape and decoded.dtype == np.uint8
   else:
     with pytest.raises(codec_lib.CodecError):
-      codec_lib.Codec.from_run(config.logdir)
+      compress.codec_from_run(config.logdir)
 
 
 def test_unknown_model_lists_valid_names():

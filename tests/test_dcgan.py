@@ -1,4 +1,5 @@
 """`dcgan` (article 003): layer pattern per resolution, mixed precision, replicas, export, RGB data."""
+import dataclasses
 import os
 
 import keras
@@ -35,21 +36,64 @@ def layers_of(model, kind):
   return [layer for layer in model.layers if isinstance(layer, kind)]
 
 
-def test_defaults_are_the_articles_configuration(tmp_path):
+UNCONDITIONAL = {"conditional": "none", "conditional_batchnorm": True}
+
+
+def test_defaults_are_the_standard_dcgan_recipe_on_padded_mnist(tmp_path):
   config = resolved(tmp_path)
-  assert (config.dataset, config.image_size, config.latent_dim) == ("celeb_a", 64, 100)
+  assert (config.dataset, config.image_size, config.image_resize) == ("mnist", 32, "pad")
   assert (config.g_learning_rate, config.d_learning_rate, config.beta_1) == (2e-4, 2e-4, 0.5)
-  assert config.pixel_range == "symmetric"
-  # The article's networks but for the two departures that stop G collapsing (docs/dcgan.md).
-  assert config.options == {"discriminator_dropout": 0.3, "generator_l2": 0.0,
-                            "discriminator_batchnorm": False, "generator_dense_batchnorm": True,
-                            "weight_init": "glorot_uniform", "discriminator_convolutions": 2}
+  assert config.steps * config.batch_size == 600_000 and config.ema_decay == 0.999
+  assert config.pixel_range == "symmetric" and config.loss == "non_saturating"
+  assert config.options == {**UNCONDITIONAL, "discriminator_dropout": 0.0, "generator_l2": 0.0,
+                            "discriminator_batchnorm": True, "generator_dense_batchnorm": True,
+                            "weight_init": "dcgan_normal", "discriminator_convolutions": 3,
+                            "discriminator_filters": 64, "generator_filters": 256,
+                            "generator_conv_bias": False}
+
+
+def test_article_recipe_restores_every_departure(tmp_path):
+  config = resolved(tmp_path, recipe="article")
+  assert (config.dataset, config.image_size, config.image_resize) == ("celeb_a", 64, "area")
+  assert config.ema_decay == 0.0 and config.loss == "non_saturating"
+  assert config.options == {**UNCONDITIONAL, "discriminator_dropout": 0.3, "generator_l2": 0.01,
+                            "discriminator_batchnorm": False, "generator_dense_batchnorm": False,
+                            "weight_init": "glorot_uniform", "discriminator_convolutions": 2,
+                            "discriminator_filters": 64, "generator_filters": 512,
+                            "generator_conv_bias": True}
   assert data.image_shape(config.dataset, config.image_size) == (64, 64, 3)
+
+
+def _layer_list(model):
+  """(Keras layer, size, activation, L2) per layer; a zoo.layers subclass counts as its Keras class."""
+  rows = []
+  for layer in model.layers[1:]:
+    kind = next(c.__name__ for c in type(layer).__mro__ if c.__module__.startswith("keras"))
+    cfg = layer.get_config()
+    size = cfg.get("units", cfg.get("filters", cfg.get("rate", cfg.get("target_shape"))))
+    activation = cfg.get("activation") if cfg.get("activation") != "linear" else None
+    rows.append((kind, size, activation, cfg.get("kernel_regularizer") is not None))
+  return rows
+
+
+def test_article_recipe_builds_the_articles_layer_list(tmp_path):
+  # ../shared/SPEC.md section 4, layer by layer at 64x64x3 (D ends in the logit: its sigmoid is in the loss).
+  config = resolved(tmp_path, recipe="article")
+  stage = lambda filters: [("Conv2DTranspose", filters, None, True),
+                           ("BatchNormalization", None, None, False), ("Activation", None, "relu", False)]
+  assert _layer_list(dcgan.build_generator(config, (64, 64, 3))) == [
+      ("Dense", 4 * 4 * 512, "relu", True), ("Reshape", (4, 4, 512), None, False),
+      *stage(256), *stage(128), *stage(64),
+      ("Conv2DTranspose", 3, None, False), ("Activation", None, "tanh", False)]
+  block = lambda filters: [("Conv2D", filters, None, False), ("LeakyReLU", None, None, False),
+                           ("Dropout", 0.3, None, False)]
+  assert _layer_list(dcgan.build_discriminator(config, (64, 64, 3))) == [
+      *block(64), *block(128), ("Flatten", None, None, False), ("Dense", 1, None, False)]
 
 
 @pytest.mark.parametrize("size,channels", [(32, 1), (32, 3), (64, 1), (64, 3)])
 def test_generator_shape_range_and_layer_pattern(tmp_path, size, channels):
-  config = resolved(tmp_path)
+  config = resolved(tmp_path, recipe="article")  # a 512-filter seed, halving per doubling
   generator = dcgan.build_generator(config, (size, size, channels))
   images = generator(tf.random.normal([3, config.latent_dim], seed=1) * 3.0, training=False).numpy()
   assert images.shape == (3, size, size, channels)
@@ -68,7 +112,7 @@ def test_discriminator_returns_one_float32_logit_per_image(tmp_path, size, chann
 
 
 def test_parameter_counts_match_the_article_at_64x64x3(tmp_path):
-  config = resolved(tmp_path, options={"generator_l2": "0.01", "generator_dense_batchnorm": "false"})
+  config = resolved(tmp_path, recipe="article")
   generator = dcgan.build_generator(config, (64, 64, 3))
   discriminator = dcgan.build_discriminator(config, (64, 64, 3))
   # Hand-counted from the article's layers: Dense 100*8192+8192; ConvT k*k*in*out+out; BN 4 per channel.
@@ -81,8 +125,9 @@ def test_parameter_counts_match_the_article_at_64x64x3(tmp_path):
   assert len(generator.losses) == 4 and not discriminator.losses
   default = dcgan.build_generator(resolved(tmp_path), (64, 64, 3))
   assert not default.losses  # L2 is off by default
-  # By default the projection is normalised: its bias gives way to BN's 4 per unit.
-  assert default.count_params() == g_params - 8192 + 4 * 8192
+  # By default the seed has 256 filters, and BN's offsets replace the biases before it (4 per unit).
+  assert default.count_params() == (100 * 4096 + 4 * 4096 + 16 * 256 * 128 + 16 * 128 * 64
+                                    + 16 * 64 * 32 + 16 * 32 * 3 + 3 + 4 * (128 + 64 + 32))
 
 
 def test_image_size_must_be_four_times_a_power_of_two(tmp_path):
@@ -170,7 +215,7 @@ def _photos_with_a_white_face_box(builder, *args, **kwargs):
 def test_celeb_a_rgb_path_crops_resizes_and_scales(tmp_path):
   _fake_celeb_a(str(tmp_path), 16)
   with tfds.testing.mock_data(as_dataset_fn=_photos_with_a_white_face_box, data_dir=str(tmp_path)):
-    config = resolved(tmp_path / "run", data_dir=str(tmp_path), batch_size=8)
+    config = resolved(tmp_path / "run", recipe="article", data_dir=str(tmp_path), batch_size=8)
     batch = next(iter(data.training_batches(config, download=False))).numpy()
   assert batch.shape == (8, 64, 64, 3)
   np.testing.assert_array_equal(batch, 1.0)  # the crop kept only the white box, scaled to +1
@@ -179,7 +224,7 @@ def test_celeb_a_rgb_path_crops_resizes_and_scales(tmp_path):
 def test_celeb_a_trains_a_step_on_mocked_photos(tmp_path):
   _fake_celeb_a(str(tmp_path), 32)
   with tfds.testing.mock_data(num_examples=32, data_dir=str(tmp_path)):
-    config = resolved(tmp_path / "run", data_dir=str(tmp_path), batch_size=8, image_size=32)
+    config = resolved(tmp_path / "run", recipe="article", data_dir=str(tmp_path), batch_size=8, image_size=32)
     trainer = training.GANTrainer(config)
     metrics, bad_step = trainer.train_steps(trainer.distributed_batches(0, download=False), 1)
   assert trainer.generator.output_shape == (None, 32, 32, 3)
@@ -187,15 +232,17 @@ def test_celeb_a_trains_a_step_on_mocked_photos(tmp_path):
 
 
 def test_celeb_a_offline_without_prepared_data_names_data_dir(tmp_path):
-  config = resolved(tmp_path / "run", data_dir=str(tmp_path))
+  config = resolved(tmp_path / "run", recipe="article", data_dir=str(tmp_path))
   with pytest.raises(data.DataUnavailableError, match="--data_dir"):
     data.training_batches(config, download=False)
 
 
 @pytest.mark.slow
 def test_discriminator_learns_against_a_frozen_generator(tmp_path, data_dir):
-  # Rules out a D that cannot learn as the cause of the collapse at the defaults (docs/dcgan.md).
-  config = mnist_config(tmp_path, data_dir, batch_size=32, g_learning_rate=0.0)
+  # Rules out a D that cannot learn as the cause of the article's collapse (docs/dcgan.md).
+  # G frozen by a zero learning rate, set past the flag check that refuses it from the command line.
+  config = dataclasses.replace(mnist_config(tmp_path, data_dir, batch_size=32, recipe="article"),
+                               g_learning_rate=0.0)
   trainer = training.GANTrainer(config)
   batch = next(iter(data.training_batches(config)))
   batches = iter(trainer.strategy.experimental_distribute_dataset(
@@ -220,9 +267,8 @@ def test_article_l2_shrinks_the_generators_dense_kernel_under_adam(tmp_path, dat
   # so the L2 term drags every regularised weight towards zero by a steady share of the learning rate
   # (-20% in 30 steps here, ~25x in 300 in the probes) until z's signal through the Dense layer falls
   # below its unregularised bias. Without L2 the kernel keeps its size.
-  config = mnist_config(tmp_path, data_dir, batch_size=16, precision="float32",
-                        options={"generator_l2": str(l2), "weight_init": "glorot_uniform",
-                                 "generator_dense_batchnorm": "false"})  # the article's G
+  config = mnist_config(tmp_path, data_dir, batch_size=16, precision="float32", recipe="article",
+                        options={"generator_l2": str(l2)})  # the article's networks
   trainer = training.GANTrainer(config)
   before = _dense_kernel_rms(trainer.generator)
   trainer.train_steps(trainer.distributed_batches(0), 30)
@@ -231,13 +277,15 @@ def test_article_l2_shrinks_the_generators_dense_kernel_under_adam(tmp_path, dat
 
 
 def test_discriminator_batchnorm_and_dcgan_init_options(tmp_path):
-  config = resolved(tmp_path, options={"discriminator_batchnorm": "true", "weight_init": "dcgan_normal"})
+  config = resolved(tmp_path)  # the defaults: BN in a 3-convolution D, N(0, 0.02) init
   discriminator = dcgan.build_discriminator(config, (32, 32, 1))
-  assert len(layers_of(discriminator, keras.layers.BatchNormalization)) == 1  # not after the first conv
-  assert not layers_of(dcgan.build_discriminator(resolved(tmp_path), (32, 32, 1)),
-                       keras.layers.BatchNormalization)
+  assert len(layers_of(discriminator, keras.layers.BatchNormalization)) == 2  # not after the first conv
+  article = resolved(tmp_path, recipe="article")
+  assert not layers_of(dcgan.build_discriminator(article, (32, 32, 1)), keras.layers.BatchNormalization)
   kernel = layers_of(dcgan.build_generator(config, (32, 32, 1)), keras.layers.Dense)[0].kernel.numpy()
-  assert np.std(kernel) == pytest.approx(0.02, rel=0.05)  # glorot_uniform would give ~0.0155
+  assert np.std(kernel) == pytest.approx(0.02, rel=0.05)
+  kernel = layers_of(dcgan.build_generator(article, (32, 32, 1)), keras.layers.Dense)[0].kernel.numpy()
+  assert np.std(kernel) == pytest.approx(np.sqrt(2 / (100 + 8192)), rel=0.05)  # glorot_uniform
 
 
 def test_discriminator_depth_follows_the_option(tmp_path, data_dir):
@@ -250,3 +298,12 @@ def test_discriminator_depth_follows_the_option(tmp_path, data_dir):
   with pytest.raises(ValueError, match="discriminator_convolutions"):
     dcgan.check_options(mnist_config(tmp_path / "bad", data_dir, image_size=32,
                                      options={"discriminator_convolutions": 6}), (32, 32, 1))
+
+
+@pytest.mark.parametrize("penalty", ["r1_gamma", "r2_gamma", "gp_weight"])
+def test_penalties_on_a_batchnorm_discriminator_are_refused_in_one_line(tmp_path, penalty):
+  config = resolved(tmp_path, **{penalty: 1.0})  # the default D has BatchNorm
+  with pytest.raises(ValueError, match=f"--{penalty} penalise.*--nodiscriminator_batchnorm"):
+    dcgan.check_options(config, (32, 32, 1))
+  plain = resolved(tmp_path, **{penalty: 1.0}, options={"discriminator_batchnorm": False})
+  dcgan.check_options(plain, (32, 32, 1))

@@ -19,8 +19,9 @@ from zoo import runs
 from zoo import training
 
 PINNED = os.path.join(os.path.dirname(__file__), "pinned_weights.json")
-# What the trainer did before these settings existed.
-LEGACY = {}
+# What the trainer and the models did before these settings existed, or had other defaults.
+LEGACY = {"image_resize": "area", "ema_decay": 0.0}
+LEGACY_OPTIONS = {"dcgan": {"generator_filters": 512, "generator_conv_bias": True}}
 
 with open(PINNED) as f:
   CASES = json.load(f)
@@ -36,7 +37,8 @@ def _config(case, logdir, data_dir):
   stored = dict(CASES[case]["config"])
   model, options = stored.pop("model"), stored.pop("options")
   stored.pop("pixel_range")
-  overrides = {**LEGACY, **stored, "data_dir": data_dir, "options": options}
+  overrides = {**LEGACY, **stored, "data_dir": data_dir,
+               "options": {**LEGACY_OPTIONS.get(model, {}), **options}}
   return config_lib.resolve(model, logdir, overrides)
 
 

@@ -52,7 +52,7 @@ class TrainConfig:
   beta_2: float = _field(0.999, "Adam beta_2.")
   d_steps: int = _field(1, "Discriminator updates per generator update.")
   # ---- the recipe: loss family, D regularisers, G's moving average, augmentation (docs/recipe.md) ----
-  loss: str = _field("non_saturating", "GAN loss family (zoo/training/losses.py).",
+  loss: str = _field("non_saturating", "GAN loss family (zoo/recipe/losses.py).",
                      choices=tuple(losses.FAMILIES))
   r1_gamma: float = _field(0.0, "R1 penalty gamma/2 ||grad D(x)||^2 on real images (0: off).")
   r1_every: int = _field(1, "Apply R1 every N steps, scaled by N (StyleGAN2's lazy regularisation).")

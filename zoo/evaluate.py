@@ -8,6 +8,12 @@
 Samples of side S are compared with the test split sent to S by the run's --image_resize (area or pad),
 both then taking one way to the feature extractor's input. A run's scores are printed and written to
 <logdir>/eval.json.
+
+A class-conditional run (--conditional) is sampled with labels cycling through its K classes and also
+scored class by class (docs/conditional.md): the domain classifier's agreement with the requested
+label (label_accuracy), each class's intra-FID against the test images of that class (through the same
+like-for-like path), precision and recall within the class, and the share of samples assigned to each
+class (mode coverage). An .npz with a 'labels' array (zoo.sample of a conditional run) is scored alike.
 """
 import json
 import os
@@ -53,18 +59,35 @@ def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extra
     raise ValueError(f"--num_samples must be at least 2 (better thousands), got {num_samples}.")
   began = time.time()
   config = runs.load_config(logdir)
-  sampling.check_samples_from_noise(models.get_model(config.model))
+  spec = models.get_model(config.model)
+  sampling.check_samples_from_noise(spec)
   checkpoint = runs.latest_checkpoint(logdir, doing="scoring")
   generator, config = runs.restore_generator(logdir, use_ema, checkpoint=checkpoint)
   dataset = dataset or config.dataset
   evaluator = _evaluator(dataset, data_dir or config.data_dir, feature_extractor, inception_weights,
                          config.image_size, _image_resize(config))
-  samples = sampling.generate(generator, config, num_samples, seed=seed)
+  classes = spec.num_classes(config)
+  labels = sampling.cycling_labels(num_samples, classes) if classes else None
+  samples = sampling.generate(generator, config, num_samples, seed=seed, labels=labels)
+  metrics, per_class = evaluator.score(samples, labels)
   step = runs.gan_step(checkpoint)
-  return {"metrics": evaluator(samples), "model": config.model, "logdir": logdir, "step": step,
-          "images_seen": runs.images_seen(config, step), "num_samples": num_samples,
-          "noise_seed": seed, "ema": use_ema and runs.has_ema(config), **evaluator.describe(),
-          "seconds": round(time.time() - began, 1)}
+  record = {"metrics": metrics, "model": config.model, "logdir": logdir, "step": step,
+            "images_seen": runs.images_seen(config, step), "num_samples": num_samples,
+            "noise_seed": seed, "ema": use_ema and runs.has_ema(config), **evaluator.describe(),
+            "seconds": round(time.time() - began, 1)}
+  return _with_classes(record, per_class, dataset, data_dir or config.data_dir, "cycling 0..K-1")
+
+
+def _with_classes(record, per_class, dataset, data_dir, labels):
+  """`record` with a conditional run's per-class scores (under "classes", each named) and how its
+  samples' labels were chosen."""
+  if per_class is None:
+    return record
+  from zoo import data
+  names = data.class_names(dataset, data_dir) or ()
+  for entry in per_class:
+    entry["name"] = names[entry["label"]] if entry["label"] < len(names) else str(entry["label"])
+  return {**record, "sample_labels": labels, "classes": per_class}
 
 
 def evaluate_npz(path, dataset=None, data_dir=None, feature_extractor="auto", inception_weights=None,
@@ -82,9 +105,12 @@ def evaluate_npz(path, dataset=None, data_dir=None, feature_extractor="auto", in
     image_size = config.image_size if image_size is None else image_size
     image_resize = image_resize or _image_resize(config)
   images = read_npz_images(path)
+  labels = read_npz_labels(path)
   evaluator = _evaluator(dataset, data_dir, feature_extractor, inception_weights, image_size or 0,
                          image_resize or "area")
-  record = {"metrics": evaluator(images), "npz": path, "num_samples": len(images), **evaluator.describe()}
+  metrics, per_class = evaluator.score(images, labels)
+  record = {"metrics": metrics, "npz": path, "num_samples": len(images), **evaluator.describe()}
+  record = _with_classes(record, per_class, dataset, data_dir, "the npz's 'labels'")
   return {**record, "logdir": logdir} if logdir else record
 
 
@@ -107,6 +133,13 @@ def read_npz_images(path):
     return archive["images" if "images" in keys else keys[0]]
 
 
+def read_npz_labels(path):
+  """The 'labels' array of an .npz (the classes conditional samples were made for), or None."""
+  import numpy as np
+  with np.load(path, allow_pickle=False) as archive:
+    return archive["labels"] if "labels" in archive else None
+
+
 def _image_resize(config) -> str:
   from zoo import data
   return data.image_resize(config)
@@ -124,7 +157,23 @@ def format_table(record) -> str:
   width = max(len(name) for name, _ in rows)
   scored = record.get("model", record.get("npz"))
   header = f"{scored} vs {record['reference']} ({record['num_samples']} samples)"
-  return "\n".join([header] + [f"  {name:<{width}}  {value}" for name, value in rows])
+  lines = [header] + [f"  {name:<{width}}  {value}" for name, value in rows]
+  if record.get("classes"):
+    lines += ["per class (samples made for the class vs the test images of the class):",
+              "  class                  samples  label_acc  intra_fid  precision  recall  pred_share"]
+    for entry in record["classes"]:
+      cells = [_cell(entry.get(name), digits) for name, digits in _CLASS_COLUMNS]
+      lines.append(f"  {entry['label']:>2} {entry['name'][:18]:<18}  {entry['num_samples']:>7}  "
+                   f"{cells[0]:>9}  {cells[1]:>9}  {cells[2]:>9}  {cells[3]:>6}  {cells[4]:>10}")
+  return "\n".join(lines)
+
+
+_CLASS_COLUMNS = (("label_accuracy", 3), ("intra_fid", 2), ("precision", 3), ("recall", 3),
+                  ("predicted_share", 3))
+
+
+def _cell(value, digits):
+  return "-" if value is None else f"{value:.{digits}f}"
 
 
 def write_json(record, path) -> None:

@@ -3,7 +3,9 @@
   python -m zoo.export --logdir=runs/dense_gan_mnist --out=exported/dense_gan
 
 writes `<out>/generator.keras` and `<out>/saved_model/`, a SavedModel whose `serving_default`
-signature maps `z` float32 [N, latent_dim] to `images` uint8 [N, H, W, C]. A generator that takes images
+signature maps `z` float32 [N, latent_dim] to `images` uint8 [N, H, W, C]; a class-conditional run's
+(--conditional) takes `z` and `label` int32 [N] (class indices 0..K-1), and its generator.keras the
+dict {"z": z, "label": label}. A generator that takes images
 instead of noise (image_gan's degraded input, compression_gan's image to encode) is served from
 `inputs` uint8 [N, H, W, C] to `images` uint8, with the model's pixel scaling applied on both sides.
 A run trained with --ema_decay exports its EMA generator unless --use_ema=false.
@@ -69,17 +71,28 @@ def _write(generator, config, folder):
   model.save(os.path.join(folder, KERAS_FILE))  # stock layers: loads with Keras alone
   module = tf.Module()
   module.model = model
-  module.serve = _serving_function(model, config, spec.samples_from_noise)
+  module.serve = _serving_function(model, config, spec.samples_from_noise, spec.num_classes(config))
   tf.saved_model.save(module, os.path.join(folder, SAVED_MODEL), signatures={"serving_default": module.serve})
 
 
-def _serving_function(model, config, from_noise):
-  """z float32 -> images uint8, or images uint8 -> images uint8, with the model's pixel scaling."""
+def _serving_function(model, config, from_noise, classes=0):
+  """z float32 (and label int32 for `classes` > 0) -> images uint8, or images uint8 -> images uint8, with
+  the model's pixel scaling."""
   import tensorflow as tf
   from zoo import pixels, sampling
 
   def images_out(outputs):
     return {"images": pixels.to_uint8(sampling.generated_images(outputs), config.pixel_range)}
+
+  if from_noise and classes:
+    @tf.function(input_signature=[tf.TensorSpec([None, config.latent_dim], tf.float32, name="z"),
+                                  tf.TensorSpec([None], tf.int32, name="label")])
+    def serve_class(z, label):
+      checks = [tf.debugging.assert_non_negative(label, message="label must be a class index 0..K-1"),
+                tf.debugging.assert_less(label, classes, message=f"label must be below K={classes}")]
+      with tf.control_dependencies(checks):
+        return images_out(model({"z": z, "label": tf.identity(label)}, training=False))
+    return serve_class
 
   if from_noise:
     @tf.function(input_signature=[tf.TensorSpec([None, config.latent_dim], tf.float32, name="z")])

@@ -3,8 +3,14 @@
   python -m zoo.sample --logdir=runs/dense_gan_mnist --num=10000 --out=samples.npz   # uint8 NHWC
   python -m zoo.sample --logdir=runs/dense_gan_mnist --num=64 --out=grid.png         # one grid image
 
+A class-conditional run (--conditional) is sampled by class: `--label=3` draws only 3s, `--label=0,1,2`
+cycles through those classes, and by default the labels cycle through all K classes. Its .npz also
+holds the labels (array 'labels'), and its .png has one row per label with the same noise down each
+column (`--num` rounded up to whole rows).
+
 A run trained with --ema_decay is sampled from its EMA generator unless --use_ema=false.
 """
+import math
 import os
 
 from absl import flags
@@ -21,31 +27,74 @@ def define_flags():
   flags.DEFINE_string("out", "samples.npz", "Output: .npz (array 'images', uint8 NHWC) or .png (grid).")
   flags.DEFINE_integer("seed", 0, "Noise seed: the same seed gives the same samples.")
   flags.DEFINE_boolean("use_ema", True, "Sample the EMA generator of a run trained with --ema_decay.")
+  flags.DEFINE_list("label", [], "Conditional runs: the class(es) to draw, as indices or class names, e.g. 3 "
+                    "or 0,1,2 or Sneaker (default: every class in turn).")
 
 
-def write_samples(logdir: str, num: int, out: str, seed: int = 0, use_ema: bool = True):
-  from zoo import images, models, runs, sampling
+def parse_labels(names, class_names):
+  """["3", "Sneaker"] -> [3, 7]: class indices, or names of `class_names` (the run's dataset's)."""
+  labels = []
+  for name in names:
+    name = str(name).strip()
+    if name.lstrip("-").isdigit():
+      labels.append(int(name))
+    elif class_names and name in class_names:
+      labels.append(class_names.index(name))
+    else:
+      known = f" (its classes: {', '.join(class_names)})" if class_names else ""
+      raise ValueError(f"--label={name!r} is neither a class index nor a class name of the run{known}.")
+  return labels
+
+
+def write_samples(logdir: str, num: int, out: str, seed: int = 0, use_ema: bool = True, labels=()):
+  """Writes `num` samples to `out` (.npz or .png) and returns them; `labels` (indices or class names)
+  choose the classes of a conditional run."""
+  from zoo import data, images, models, runs, sampling
   extension = os.path.splitext(out)[1].lower()
   if extension not in OUTPUT_FORMATS:
     raise ValueError(f"--out={out!r} must end in one of {', '.join(OUTPUT_FORMATS)}.")
   if num <= 0:
     raise ValueError(f"--num must be positive, got {num}.")
-  sampling.check_samples_from_noise(models.get_model(runs.load_config(logdir).model))
+  config = runs.load_config(logdir)
+  spec = models.get_model(config.model)
+  sampling.check_samples_from_noise(spec)
+  classes = spec.num_classes(config)
+  if labels or classes:
+    names = data.class_names(config.dataset, config.data_dir) if classes else None
+    wanted = sampling.check_labels(config, parse_labels(labels, names) if labels else range(classes))
   generator, config = runs.restore_generator(logdir, use_ema)
-  samples = sampling.generate(generator, config, num, seed)
+  if not classes:
+    samples = sampling.generate(generator, config, num, seed)
+  elif extension == ".png":
+    samples = _class_rows(generator, config, num, seed, wanted)
+  else:
+    sample_labels = sampling.cycling_labels(num, wanted)
+    samples = sampling.generate(generator, config, num, seed, labels=sample_labels)
   if extension == ".npz":
     import numpy as np
-    np.savez_compressed(out, images=samples)
+    extra = {"labels": sample_labels} if classes else {}
+    np.savez_compressed(out, images=samples, **extra)
   else:
-    images.write_png(out, images.make_grid(samples))
+    images.write_png(out, images.make_grid(samples, math.ceil(len(samples) / len(wanted)) if classes else 0))
   return samples
+
+
+def _class_rows(generator, config, num, seed, labels):
+  """One row per label, `num` rounded up to whole rows, column j drawn from the same z in every row."""
+  import tensorflow as tf
+  from zoo import models, pixels, sampling
+  columns = math.ceil(num / len(labels))
+  z = tf.tile(sampling.noise_batch(config.latent_dim, columns, seed), [len(labels), 1])  # [rows * columns, D]
+  batch = {"label": tf.constant(labels.repeat(columns))}
+  outputs = generator(models.get_model(config.model).generator_input(batch, z), training=False)
+  return pixels.to_uint8(sampling.generated_images(outputs), config.pixel_range).numpy()
 
 
 def main(argv):
   del argv
   cli.quiet_library_logs()
   try:
-    samples = write_samples(FLAGS.logdir, FLAGS.num, FLAGS.out, FLAGS.seed, FLAGS.use_ema)
+    samples = write_samples(FLAGS.logdir, FLAGS.num, FLAGS.out, FLAGS.seed, FLAGS.use_ema, FLAGS.label)
   except (ValueError, OSError) as e:
     cli.fail(e)
   print(f"wrote {len(samples)} samples {samples.shape[1:]} to {FLAGS.out}")

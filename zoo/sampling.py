@@ -1,9 +1,14 @@
-"""Drawing images from a generator: what `zoo.sample`, `zoo.evaluate` and evaluation during training share."""
+"""Drawing images from a generator: what `zoo.sample`, `zoo.evaluate` and evaluation during training share.
+
+A class-conditional run's generator also takes the class of each sample: by default the labels cycle
+through 0..K-1 (sample i is of class i mod K), so any number of samples covers the classes evenly.
+"""
 import weakref
 
 import numpy as np
 import tensorflow as tf
 
+from zoo import models
 from zoo import pixels
 
 _SAMPLERS = weakref.WeakKeyDictionary()  # one traced function per generator, not one per call
@@ -22,12 +27,42 @@ def check_samples_from_noise(spec):
                      f"sampled; use {tools} (docs/{spec.name}.md).")
 
 
-def _sampler(generator, pixel_range):
+def num_classes(config) -> int:
+  """K of a class-conditional run, 0 for an unconditional one."""
+  return models.get_model(config.model).num_classes(config)
+
+
+def cycling_labels(num: int, classes) -> np.ndarray:
+  """int32 [num]: the labels `classes` (a count K for 0..K-1, or a list) repeated in order."""
+  classes = np.arange(classes) if np.isscalar(classes) else np.asarray(classes)
+  return np.resize(classes.astype(np.int32), num)
+
+
+def check_labels(config, labels):
+  """`labels` as int32 [N], or a ValueError that says which labels the run knows."""
+  classes = num_classes(config)
+  if not classes:
+    raise ValueError(f"{config.logdir} is not class-conditional (trained with --conditional=none), so it "
+                     "takes no labels; train with --conditional=projection to sample by class.")
+  labels = np.asarray(labels)
+  if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or not len(labels):
+    raise ValueError(f"labels must be a non-empty list of class indices, got {labels!r}.")
+  if labels.min() < 0 or labels.max() >= classes:
+    raise ValueError(f"labels {sorted(set(labels.tolist()))} are not all classes of this run: it has "
+                     f"{classes}, 0..{classes - 1}.")
+  return labels.astype(np.int32)
+
+
+def _sampler(generator, spec, pixel_range, conditional):
   samplers = _SAMPLERS.setdefault(generator, {})
-  if pixel_range not in samplers:
-    samplers[pixel_range] = tf.function(
-        lambda z: pixels.to_uint8(generated_images(generator(z, training=False)), pixel_range))
-  return samplers[pixel_range]
+  key = (pixel_range, conditional)
+  if key not in samplers:
+    def sample(z, labels=None):
+      batch = {"label": labels} if conditional else {}
+      outputs = generator(spec.generator_input(batch, z), training=False)
+      return pixels.to_uint8(generated_images(outputs), pixel_range)
+    samplers[key] = tf.function(sample)
+  return samplers[key]
 
 
 def noise_batch(latent_dim, size, seed, offset=0):
@@ -35,11 +70,26 @@ def noise_batch(latent_dim, size, seed, offset=0):
   return tf.random.stateless_normal([size, latent_dim], seed=[seed, offset])
 
 
-def generate(generator, config, num: int, seed: int = 0, batch_size: int = 500) -> np.ndarray:
-  """`num` uint8 NHWC samples from a noise-to-image generator, reproducible from `seed`."""
-  sample = _sampler(generator, config.pixel_range)
-  chunks = [sample(noise_batch(config.latent_dim, min(batch_size, num - start), seed, start)).numpy()
-            for start in range(0, num, batch_size)]
+def generate(generator, config, num: int, seed: int = 0, batch_size: int = 500, labels=None) -> np.ndarray:
+  """`num` uint8 NHWC samples from a noise-to-image generator, reproducible from `seed`.
+
+  A class-conditional run's sample i is of class `labels[i]` (default `cycling_labels(num, K)`); the
+  noise is the same with or without labels.
+  """
+  spec = models.get_model(config.model)
+  conditional = bool(spec.num_classes(config))
+  if conditional:
+    labels = cycling_labels(num, spec.num_classes(config)) if labels is None else check_labels(config, labels)
+    if len(labels) != num:
+      raise ValueError(f"{len(labels)} labels for {num} samples.")
+  elif labels is not None:
+    check_labels(config, labels)  # raises: the run takes no labels
+  sample = _sampler(generator, spec, config.pixel_range, conditional)
+  chunks = []
+  for start in range(0, num, batch_size):
+    z = noise_batch(config.latent_dim, min(batch_size, num - start), seed, start)
+    arguments = (z, tf.constant(labels[start:start + len(z)])) if conditional else (z,)
+    chunks.append(sample(*arguments).numpy())
   if not chunks:
     return np.zeros((0,) + tuple(generator.output_shape[1:]), np.uint8)
   return np.concatenate(chunks)

@@ -7,7 +7,8 @@
 image_resize: "area" or "pad") say how images reach the model's size (`pipeline.crop_and_resize`).
 
 The training stream is a pure function of (seed, step) (zoo/data/pipeline.py), so a resumed run rebuilds
-exactly the batches it would have seen.
+exactly the batches it would have seen. A class-conditional run (`uses_labels`) trains on (image, label)
+pairs: the same images in the same order, each with its label.
 """
 import os
 from typing import Optional, Tuple
@@ -25,7 +26,12 @@ __all__ = [
     "batch_seed", "builder", "class_names", "crop_and_resize", "dataset_info", "epoch_shuffle_seed",
     "image_resize", "image_shape", "is_folder", "load_examples", "load_images", "num_classes",
     "num_examples", "resolve_data_dir", "source_image_shape", "stored_side", "training_batches",
+    "uses_labels",
 ]
+
+# The model option that makes a run class-conditional (zoo/models/conditioning.py): any value but "none"
+# means its batches carry the data's labels.
+LABELS_OPTION = "conditional"
 
 
 def _folder(dataset: str, data_dir: Optional[str], image_size: int, resize: str) -> "folder.FolderData":
@@ -133,6 +139,11 @@ def num_classes(dataset: str, data_dir: Optional[str] = None) -> Optional[int]:
   return len(names) if names else None
 
 
+def uses_labels(config) -> bool:
+  """Whether a run trains on class labels: its model option `conditional` is set (not "none")."""
+  return (getattr(config, "options", None) or {}).get(LABELS_OPTION, "none") != "none"
+
+
 def training_batches(config, start_step: int = 0, download: bool = True, batches_per_step: int = 1,
                      prepare=None) -> tf.data.Dataset:
   """Endless global batches in the model's pixel range, starting where step `start_step` starts.
@@ -141,10 +152,11 @@ def training_batches(config, start_step: int = 0, download: bool = True, batches
   `prepare(images, seed)`, if given, turns each global batch into the model's batch (e.g. adds a
   degraded copy) with randomness drawn from `batch_seed(config.seed, batch index)`.
   Images reach `config.image_size` by `config.image_resize` (area when the config predates it).
+  A run that `uses_labels` gets dicts {"real": images, "label": int32 [B]} (prepare's entries added).
   """
   split, resize = config.train_split, image_resize(config)
-  images = load_images(config.dataset, split, config.data_dir, config.image_size, download,
-                       resize=resize).cache()
+  load = load_examples if uses_labels(config) else load_images
+  examples = load(config.dataset, split, config.data_dir, config.image_size, download, resize=resize).cache()
   count = num_examples(config.dataset, split, config.data_dir, config.image_size, download, resize=resize)
-  return pipeline.batch_stream(images, count, config, start_step, batches_per_step, prepare)
+  return pipeline.batch_stream(examples, count, config, start_step, batches_per_step, prepare)
 

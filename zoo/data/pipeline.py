@@ -68,6 +68,8 @@ def batch_stream(images: tf.data.Dataset, num_examples: int, config, start_step:
                  batches_per_step: int = 1, prepare=None) -> tf.data.Dataset:
   """Endless global batches of `images` (one split, uint8, fixed order) from step `start_step` on.
 
+  `images` may hold (image, label) pairs: the shuffle's order does not depend on the elements, so the
+  images come in the same order as alone, and each batch is {"real": images, "label": int32 [B]}.
   See `zoo.data.training_batches`, which calls this with the split named by the config.
   """
   batches_per_epoch = num_examples // config.batch_size
@@ -86,11 +88,31 @@ def batch_stream(images: tf.data.Dataset, num_examples: int, config, start_step:
     return shuffled.batch(config.batch_size, drop_remainder=True)
 
   ds = tf.data.Dataset.range(first_epoch, 2**62).flat_map(one_epoch).skip(skip)
+  if isinstance(ds.element_spec, tuple):
+    return _labelled(ds, config, first_batch, prepare)
   ds = ds.map(lambda x: pixels.to_model_range(x, config.pixel_range), num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
   if prepare is not None:
     ds = ds.enumerate(first_batch).map(lambda index, x: prepare(x, batch_seed(config.seed, index)),
                                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return _with_options(ds)
+
+
+def _labelled(ds, config, first_batch, prepare):
+  """Batches of (images, labels) as {"real": images in the model's range, "label": int32 [B]}."""
+  def to_batch(index, images, labels):
+    real = pixels.to_model_range(images, config.pixel_range)
+    batch = {"real": real}
+    if prepare is not None:
+      prepared = prepare(real, batch_seed(config.seed, index))
+      batch = prepared if isinstance(prepared, dict) else {"real": prepared}
+    return {**batch, "label": tf.cast(labels, tf.int32)}
+  ds = ds.enumerate(first_batch).map(lambda index, pair: to_batch(index, *pair),
+                                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return _with_options(ds)
+
+
+def _with_options(ds):
   options = tf.data.Options()
   options.deterministic = True
   # Every worker reads the whole split and keeps its share of each batch (the TFDS splits are single

@@ -49,6 +49,52 @@ def score_features(real, fake, fake_probabilities=None, kid_subset_size=scores.K
   return result
 
 
+def class_scores(real, real_labels, fake, labels, fake_probabilities=None, k=scores.PRECISION_RECALL_K,
+                 seed=0):
+  """Scores of a class-conditional generator's samples, class by class.
+
+  `fake` [M, D] are the features of samples generated for `labels` [M]; each class's samples are
+  compared with the real features [N, D] of that class (`real_labels` [N]). Returns (summary, per_class):
+  per class, its sample count, intra-FID (Miyato & Koyama 2018), precision and recall within the class
+  (recall: how much of the class's real variety the samples cover), and with the domain classifier's
+  probabilities [M, K] the share of the class's samples it assigns to the requested class
+  (`label_accuracy`) and the share of all samples it assigns to the class (`predicted_share`, mode
+  coverage as in `scores.mode_coverage`). The summary holds the overall label accuracy and the mean and
+  worst intra-FID. A class with too few samples for a score gets None there.
+  """
+  labels, real_labels = np.asarray(labels), np.asarray(real_labels)
+  classes = int(max(labels.max(), real_labels.max())) + 1
+  predicted = np.argmax(fake_probabilities, axis=1) if fake_probabilities is not None else None
+  rng = np.random.default_rng(seed)
+  per_class = []
+  for label in range(classes):
+    real_class, fake_class = real[real_labels == label], fake[labels == label]
+    if not len(fake_class):
+      continue
+    entry = {"label": label, "num_samples": int(len(fake_class)), "num_real": int(len(real_class)),
+             "intra_fid": None, "precision": None, "recall": None}
+    if len(real_class) >= 2 and len(fake_class) >= 2:
+      entry["intra_fid"] = scores.fid(real_class, fake_class)
+    size = min(len(real_class), len(fake_class))
+    if size > k:
+      entry["precision"], entry["recall"] = scores.precision_recall(
+          real_class[np.sort(rng.choice(len(real_class), size, replace=False))],
+          fake_class[np.sort(rng.choice(len(fake_class), size, replace=False))], k)
+    if predicted is not None:
+      entry["label_accuracy"] = float(np.mean(predicted[labels == label] == label))
+      share = float(np.mean(predicted == label))
+      entry["predicted_share"] = share
+      entry["covered"] = bool(share >= scores.COVERED_SHARE_OF_UNIFORM / fake_probabilities.shape[1])
+    per_class.append(entry)
+  fids = [entry["intra_fid"] for entry in per_class if entry["intra_fid"] is not None]
+  summary = {}
+  if predicted is not None:
+    summary["label_accuracy"] = float(np.mean(predicted == labels))
+  if fids:
+    summary.update({"intra_fid_mean": float(np.mean(fids)), "intra_fid_max": float(np.max(fids))})
+  return summary, per_class
+
+
 def _check_extractor(feature_extractor, dataset):
   if feature_extractor not in EXTRACTORS:
     raise ValueError(f"feature_extractor={feature_extractor!r} is not one of {', '.join(EXTRACTORS)}.")
@@ -90,6 +136,7 @@ class Evaluator:
     self.stored_side = data.stored_side(dataset, data_dir)
     self.options = {"kid_subset_size": kid_subset_size, "kid_subsets": kid_subsets, "k": k}
     self._references = {}  # sample side -> (features, probabilities)
+    self._reference_labels = None
     # The side last scored; the reference of a known side is built now, so bad data fails here.
     self.side = image_size or self.stored_side
     if self.side:
@@ -130,7 +177,25 @@ class Evaluator:
       record["inception_weights"] = self.extractor.weights
     return record
 
+  def reference_labels(self):
+    """The class labels [N] of the reference split, in the order of its features."""
+    if self._reference_labels is None:
+      from zoo import data
+      size = self.side if data.is_folder(self.dataset) else 0  # a TFDS split's labels need no resize
+      self._reference_labels = features_lib.split_labels(
+          self.dataset, features_lib.REFERENCE_SPLIT, self.data_dir, self.download, size, self.image_resize)
+    return self._reference_labels
+
   def __call__(self, images, seed=0) -> dict:
+    return self.score(images, seed=seed)[0]
+
+  def score(self, images, labels=None, seed=0):
+    """(metrics, per_class): the metrics of `__call__`; for samples generated for class `labels` [N],
+    also the summary of `class_scores` among the metrics, and its per-class list (else None).
+
+    The domain classifier's classes are the TFDS labels it was trained on, so label agreement is only
+    measured with it; intra-FID works with any extractor on any labelled dataset.
+    """
     images = features_lib.check_images(images, channels=self.extractor.channels)
     height, width = images.shape[1:3]
     if height != width:
@@ -146,7 +211,14 @@ class Evaluator:
     if self.image_resize == "pad" and height > self.extractor.input_side:
       # The crop back to the classifier's size ignores the padded border, so report what is drawn there.
       result["pad_border_mean"] = features_lib.pad_border_mean(images, self.extractor.input_side)
-    return result
+    if labels is None:
+      return result, None
+    labels = np.asarray(labels)
+    if labels.shape != (len(images),):
+      raise ValueError(f"{labels.shape[0] if labels.ndim else 0} labels for {len(images)} images.")
+    summary, per_class = class_scores(real, self.reference_labels(), fake, labels, fake_probabilities,
+                                      self.options["k"], seed)
+    return {**result, **summary}, per_class
 
 
 @functools.lru_cache(maxsize=None)
@@ -199,8 +271,11 @@ def training_evaluator(config):
   except ValueError as e:
     raise ValueError(f"--eval_every: {e}") from None
 
+  classes = sampling.num_classes(config)
+
   def evaluate(generator, step):
-    del step  # the same noise at every step, see EVAL_NOISE_SEED
-    samples = sampling.generate(generator, config, config.eval_samples, seed=EVAL_NOISE_SEED)
-    return evaluator(samples)
+    del step  # the same noise (and labels) at every step, see EVAL_NOISE_SEED
+    labels = sampling.cycling_labels(config.eval_samples, classes) if classes else None
+    samples = sampling.generate(generator, config, config.eval_samples, seed=EVAL_NOISE_SEED, labels=labels)
+    return evaluator.score(samples, labels)[0]
   return evaluate

@@ -143,6 +143,15 @@ def load_split_images(dataset, split, data_dir=None, download=True, limit=None, 
   return np.concatenate(list(tfds.as_numpy(ds.batch(BATCH_SIZE))))
 
 
+def split_labels(dataset, split, data_dir=None, download=True, image_size=0, resize="area") -> np.ndarray:
+  """int64 class labels [N] of one split, in the order of `load_split_images` (a ValueError if the
+  dataset has none)."""
+  import tensorflow_datasets as tfds
+  from zoo import data
+  ds = data.load_examples(dataset, split, data_dir, image_size, download=download, resize=resize)
+  return np.concatenate([labels for _, labels in tfds.as_numpy(ds.batch(BATCH_SIZE))]).astype(np.int64)
+
+
 def reference_key(extractor, dataset, split, data_dir=None, image_size=0, resize="area") -> str:
   """The cache file name of a reference: dataset, split, the pipeline's size and method (none at the
   dataset's own size), the extractor's fingerprint, and for a folder the hash of its files."""

@@ -1,65 +1,79 @@
 """`dcgan`: the convolutional GAN of article 003 (../shared/SPEC.md section 4), resolution-flexible.
 
-Generator: z(100) -> Dense(4*4*512, L2) [-> BN] -> ReLU -> Reshape(4, 4, 512) -> [ConvT(f, 4, 2) L2 -> BN
--> ReLU] per doubling, f = 256, 128, 64 at 64x64 -> ConvT(C, 4, 2) -> tanh; L2 is 0.01 in the article,
-off by default here; the BN on the projection is not the article's and on by default here. The number
-of doublings follows the image size (4 -> 8 -> ... -> size), the last layer's channels the dataset's.
-Discriminator: Conv(64, 4, 2) -> LReLU(0.2) -> Dropout(0.3) -> Conv(128, 4, 2) -> LReLU(0.2)
--> Dropout(0.3) -> Flatten -> Dense(1) logit; the discriminator_convolutions option adds stages of the
-same pattern (256, 512 filters) as the DCGAN paper's deeper D.
+Generator: z(100) -> Dense(4*4*F) [-> BN] -> ReLU -> Reshape(4, 4, F) -> [ConvT(f, 4, 2) -> BN -> ReLU]
+per doubling, f halving from F -> ConvT(C, 4, 2) -> tanh. The number of doublings follows the image size
+(4 -> 8 -> ... -> size), the last layer's channels the dataset's.
+Discriminator: [Conv(64 * 2^i, 4, 2) [-> BN] -> LReLU(0.2) [-> Dropout]] per convolution -> Flatten
+-> Dense(1) logit.
+
+Two configurations (docs/dcgan.md says why):
+- the default, the standard DCGAN recipe that trains well here: 32x32 MNIST, F = 256, BN on G's
+  projection, a 3-convolution D with BN, N(0, 0.02) init, no dropout, G's moving average;
+- `--recipe=article`, the article's exact networks: 64x64, F = 512, no BN on the projection, L2(0.01)
+  on G's kernels, a 2-convolution D with dropout 0.3 and no BN, Keras' default init.
 The layers whose Keras kernels are slow on CPUs come from zoo/layers.py (same weights and arithmetic).
-Every departure from the article is listed, with its reason, in docs/dcgan.md.
 """
 import keras
 import tensorflow as tf
 from keras import layers
 
 from zoo import layers as zoo_layers
-from zoo.models.registry import ModelSpec, Option, register
+from zoo.models import conditioning
+from zoo.models.registry import ModelSpec, Option, images_and_label, noise_and_label, register
 
 DEFAULTS = {
-    # The article's configuration: 64x64x3 faces (its references point to CelebA), latent 100,
-    # Adam(2e-4, beta_1=0.5), tanh output. Offline, pass --dataset=mnist or --dataset=fashion_mnist.
-    "dataset": "celeb_a",
-    "image_size": 64,
+    # What trains well on a 2-core CPU (docs/recipe.md): the standard DCGAN recipe (pytorch/examples, the
+    # DCGAN paper's D) on 28x28 digits zero-padded to 32x32, with G's moving average. 600,000 images seen,
+    # as the reference recipe. The article's 64x64 faces are --recipe=article.
+    "dataset": "mnist",
+    "image_size": 32,
+    "image_resize": "pad",
     "latent_dim": 100,
-    "batch_size": 64,                 # the article leaves it undefined; 64 is the DCGAN paper's order
+    "batch_size": 64,
     "g_learning_rate": 2e-4,
     "d_learning_rate": 2e-4,
     "beta_1": 0.5,
-    "steps": 1000,                    # ~1 MNIST epoch; wall time on this CPU in docs/dcgan.md
-    "log_every": 50,
-    "image_every": 100,               # frames of the training-progress GIF
-    "checkpoint_every": 500,
+    "ema_decay": 0.999,
+    "steps": 9375,                    # 600,000 images
+    "log_every": 100,
+    "image_every": 500,               # frames of the training-progress GIF
+    "checkpoint_every": 1000,
 }
 TUNING = {
     # The fastest setting for the tutorial DCGAN on this CPU (docs/performance.md); separate real and
-    # fake D passes also keep the discriminator_batchnorm option's statistics apart, as in DCGAN.
+    # fake D passes also keep the BatchNorm statistics of real and fake batches apart, as in DCGAN.
     "steps_per_call": 4,
     "joint_discriminator_pass": False,
 }
 
-# Dropout can be switched off to compare replica counts exactly (Keras draws each replica's mask from
-# the same seed state, so 2 replicas draw different masks).
 OPTIONS = {
-    "discriminator_dropout": Option(0.3, "Dropout rate after each D convolution (the article's 0.3)."),
+    "discriminator_dropout": Option(0.0, "Dropout rate after each D convolution (the article's 0.3)."),
     "generator_l2": Option(0.0, "L2 weight on G's kernels; the article's 0.01 shrinks G's kernels ~25x "
                            "in 300 steps under Adam until G ignores z (docs/dcgan.md)."),
-    "discriminator_batchnorm": Option(False, "BatchNorm after each D convolution but the first (DCGAN "
-                                      "paper)."),
-    "discriminator_convolutions": Option(2, "Stride-2 convolutions in D, filters doubling from 64: the "
-                                         "article's 2; the DCGAN paper's D has 4 at 64x64."),
+    "discriminator_batchnorm": Option(True, "BatchNorm after each D convolution but the first (DCGAN "
+                                      "paper; not the article's)."),
+    "discriminator_convolutions": Option(3, "Stride-2 convolutions in D, filters doubling: 3 at 32x32 "
+                                         "as in the DCGAN paper's D (4 at 64x64); the article's 2."),
+    "generator_conv_bias": Option(False, "Biases on G's BatchNorm'd transposed convolutions: the "
+                                  "article's; BN's offset makes them redundant, as in the DCGAN reference."),
     "generator_dense_batchnorm": Option(True, "BatchNorm on G's projection (DCGAN paper, TF tutorial; "
                                         "not the article's): without it G collapses (docs/dcgan.md)."),
     "discriminator_filters": Option(64, "Filters of D's first convolution (the article's 64), doubling "
                                     "per convolution."),
-    "generator_filters": Option(512, "Filters of G's 4x4 seed (the article's 512), halving per doubling."),
-    "weight_init": Option("glorot_uniform", "Kernel initializer: Keras' default, which the article's code "
-                          "gets, or dcgan_normal, N(0, 0.02) as in the DCGAN paper.",
+    "generator_filters": Option(256, "Filters of G's 4x4 seed, halving per doubling: 256 as the DCGAN "
+                                "reference at 32x32; the article's 512 costs ~4x the FLOPs."),
+    "weight_init": Option("dcgan_normal", "Kernel initializer: dcgan_normal, N(0, 0.02) as in the DCGAN "
+                          "paper, or glorot_uniform, Keras' default, which the article's code gets.",
                           choices=("glorot_uniform", "dcgan_normal")),
 }
-# The article's exact networks: its L2(0.01) on G's kernels and no BatchNorm on G's projection.
-ARTICLE = {"options": {"generator_l2": 0.01, "generator_dense_batchnorm": False}}
+# The article's exact configuration (../shared/SPEC.md, seed 003): 64x64 faces, a 512-channel seed, no
+# BatchNorm on G's projection, L2(0.01) on G's kernels, a 2-convolution D with dropout 0.3 and no
+# BatchNorm, Keras' default init, no moving average of G.
+ARTICLE = {"dataset": "celeb_a", "image_size": 64, "image_resize": "area", "ema_decay": 0.0,
+           "options": {"discriminator_dropout": 0.3, "generator_l2": 0.01, "discriminator_batchnorm": False,
+                       "discriminator_convolutions": 2, "generator_dense_batchnorm": False,
+                       "generator_filters": 512, "weight_init": "glorot_uniform",
+                       "generator_conv_bias": True}}
 
 SEED_SIZE = 4                  # the generator starts from a 4x4 feature map
 LEAKY_SLOPE = 0.2
@@ -89,6 +103,12 @@ def check_options(config, image_shape):
     raise ValueError(f"--discriminator_dropout must be in [0, 1), got {dropout}.")
   if config.options["generator_l2"] < 0:
     raise ValueError(f"--generator_l2 must be 0 or more, got {config.options['generator_l2']}.")
+  penalties = [f"--{name}" for name in ("r1_gamma", "r2_gamma", "gp_weight") if getattr(config, name)]
+  options = config.options
+  if penalties and options["discriminator_batchnorm"] and options["discriminator_convolutions"] > 1:
+    raise ValueError(f"{', '.join(penalties)} penalise each image's input gradient, which D's BatchNorm "
+                     "mixes across the batch: add --nodiscriminator_batchnorm (docs/recipe.md).")
+  conditioning.check_options(config, image_shape)
 
 
 def _initializer(config):
@@ -97,54 +117,67 @@ def _initializer(config):
   return config.options["weight_init"]
 
 
-def _batch_norm():
+def _batch_norm(**kwargs):
   # Replicas must normalise over the global batch, or 2 replicas would train a different model
   # than 1; synchronising costs a cross-replica reduction, so it is only switched on when needed.
   replicas = tf.distribute.get_strategy().num_replicas_in_sync
-  return zoo_layers.BatchNormalization(synchronized=replicas > 1)
+  return zoo_layers.BatchNormalization(synchronized=replicas > 1, **kwargs)
+
+
+def _generator_batch_norm(config, x, label):
+  """G's BatchNorm; per-class scale and offset in a conditional run with conditional_batchnorm."""
+  if label is None or not config.options["conditional_batchnorm"]:
+    return _batch_norm()(x)
+  return conditioning.conditional_batch_norm(x, label, conditioning.num_classes(config), _batch_norm)
 
 
 def build_generator(config, image_shape):
   height, _, channels = image_shape
   l2 = config.options["generator_l2"]
   regularizer = keras.regularizers.l2(l2) if l2 else None
-  z = keras.Input([config.latent_dim], name="z")
+  inputs, z, label = conditioning.generator_inputs(config)  # z, or z joined with the label's embedding
   init = _initializer(config)
   seed_filters = config.options["generator_filters"]
   if config.options["generator_dense_batchnorm"]:  # BN's offset replaces the Dense bias
     x = layers.Dense(SEED_SIZE * SEED_SIZE * seed_filters, use_bias=False, kernel_initializer=init,
                      kernel_regularizer=regularizer)(z)
-    x = layers.Activation("relu")(_batch_norm()(x))
+    x = layers.Activation("relu")(_generator_batch_norm(config, x, label))
   else:
     x = layers.Dense(SEED_SIZE * SEED_SIZE * seed_filters, activation="relu", kernel_initializer=init,
                      kernel_regularizer=regularizer)(z)
   x = layers.Reshape((SEED_SIZE, SEED_SIZE, seed_filters))(x)  # [B, 4, 4, 512] in the article
   for filters in upsampling_filters(height, seed_filters):
     x = zoo_layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=init,
-                                   kernel_regularizer=regularizer)(x)
-    x = _batch_norm()(x)
+                                   kernel_regularizer=regularizer,
+                                   use_bias=config.options["generator_conv_bias"])(x)
+    x = _generator_batch_norm(config, x, label)
     x = layers.Activation("relu")(x)
   x = zoo_layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init)(x)
   images = layers.Activation("tanh", dtype="float32")(x)  # float32 output under mixed precision
-  return keras.Model(z, images, name="dcgan_generator")
+  return keras.Model(inputs, images, name="dcgan_generator")
 
 
 def build_discriminator(config, image_shape):
   dropout_rate = config.options["discriminator_dropout"]
-  images = keras.Input(image_shape, name="images")
+  inputs, images, label = conditioning.discriminator_inputs(config, image_shape)
   init = _initializer(config)
-  x = images
+  x = conditioning.join_label(config, images, label)  # --conditional=concat: K one-hot planes appended
   for i in range(config.options["discriminator_convolutions"]):
     filters = config.options["discriminator_filters"] * 2**i
-    x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init)(x)
-    if i > 0 and config.options["discriminator_batchnorm"]:
+    normalized = i > 0 and config.options["discriminator_batchnorm"]
+    # BatchNorm's offset makes a bias before it redundant (its gradient is rounding noise, which Adam
+    # turns into steps of random sign).
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init,
+                      use_bias=not normalized)(x)
+    if normalized:
       x = _batch_norm()(x)
     x = zoo_layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)
     x = zoo_layers.Dropout(dropout_rate)(x)
   x = layers.Flatten()(x)
   # [B, 1]; the article's sigmoid moves into the loss
   logits = layers.Dense(1, dtype="float32", kernel_initializer=init)(x)
-  return keras.Model(images, logits, name="dcgan_discriminator")
+  logits = conditioning.projection(config, x, label, logits)  # --conditional=projection
+  return keras.Model(inputs, logits, name="dcgan_discriminator")
 
 
 SPEC = register(ModelSpec(
@@ -152,13 +185,21 @@ SPEC = register(ModelSpec(
     build_generator=build_generator,
     build_discriminator=build_discriminator,
     defaults=DEFAULTS,
-    options=OPTIONS,
+    options={**OPTIONS, **conditioning.OPTIONS, **conditioning.BATCH_NORM_OPTIONS},
     tuning=TUNING,
     recipes={"article": ARTICLE},
     check_options=check_options,
-    # Dropout off: Keras draws each replica's masks from the same seed state, so 2 replicas would draw
-    # different masks and the 1-vs-2-replica test could not compare them.
-    smoke={"dataset": "mnist", "image_size": 16, "options": {"discriminator_dropout": 0.0}},
+    # 16x16 by area (padding cannot shrink 28x28 digits); D without BatchNorm, so that the recipe tests
+    # can turn its penalties on (the "batchnorm_d" variant covers the default D).
+    smoke={"image_size": 16, "image_resize": "area", "options": {"discriminator_batchnorm": False}},
+    # Class-conditional (zoo/models/conditioning.py): projection D with conditional BatchNorm in G, and
+    # the one-hot input concatenation with G's plain BatchNorm.
+    variants={"default": {}, "batchnorm_d": {"options": {"discriminator_batchnorm": True}},
+              "projection": {"options": {"conditional": "projection"}},
+              "concat": {"options": {"conditional": "concat", "conditional_batchnorm": False}}},
+    generator_input=noise_and_label,
+    discriminator_input=images_and_label,
+    classes=conditioning.num_classes,
     pixel_range="symmetric",  # tanh output
-    description="DCGAN, 64x64 by default (article 003)",
+    description="DCGAN (article 003): 32x32 MNIST by default, --recipe=article for its 64x64 faces",
 ))

@@ -9,13 +9,18 @@ One departure is on by default: BatchNorm before each hidden ReLU of G (`generat
 article's G collapses to a single speckled image within a few hundred steps under every optimiser
 setting we tried (docs/dense_gan.md); `--model_option=generator_batch_norm=false` trains the article's
 exact layers.
+
+`--conditional=projection|concat` makes it class-conditional (zoo/models/conditioning.py,
+docs/conditional.md): G gets a label embedding joined to z; D a projection head on its last hidden layer
+or the one-hot label joined to its flattened input.
 """
 import math
 
 import keras
 from keras import layers
 
-from zoo.models.registry import ModelSpec, Option, register
+from zoo.models import conditioning
+from zoo.models.registry import ModelSpec, Option, images_and_label, noise_and_label, register
 
 DEFAULTS = {
     "dataset": "mnist",
@@ -29,22 +34,28 @@ DEFAULTS = {
     "image_every": 500,
     "checkpoint_every": 1000,
 }
+LEAKY_SLOPE = 0.2
 TUNING = {"steps_per_call": 20}  # small layers: per-call overhead dominates, so amortise it
 OPTIONS = {
     "generator_batch_norm": Option(True, "BatchNorm before each hidden ReLU of G (not the article's; "
                                    "without it G collapses, docs/dense_gan.md)."),
+    "generator_units": Option((128, 128, 1024), "Units of G's hidden layers (the article's 128, 128, 1024)."),
+    "discriminator_units": Option((128, 128), "Units of D's hidden layers (the article's 128, 128)."),
+    "discriminator_activation": Option("relu", "Activation of D's hidden layers: the article's relu, or "
+                                       "leaky_relu (slope 0.2).", choices=("relu", "leaky_relu")),
+    "discriminator_dropout": Option(0.0, "Dropout after each hidden layer of D (the article has none)."),
+    **conditioning.OPTIONS,
 }
 
 
 def build_generator(config, image_shape):
-  z = keras.Input([config.latent_dim], name="z")
-  x = z
-  for units in (128, 128, 1024):
+  inputs, x, _ = conditioning.generator_inputs(config)  # z, or z joined with the label's embedding
+  for units in config.options["generator_units"]:
     x = _dense_relu(x, units, config.options["generator_batch_norm"])
   x = layers.Dense(math.prod(image_shape))(x)
   x = layers.Activation("sigmoid", dtype="float32")(x)  # float32 output under mixed precision
   images = layers.Reshape(image_shape)(x)  # [B, H, W, C]
-  return keras.Model(z, images, name="dense_gan_generator")
+  return keras.Model(inputs, images, name="dense_gan_generator")
 
 
 def _dense_relu(x, units, batch_norm):
@@ -56,12 +67,18 @@ def _dense_relu(x, units, batch_norm):
 
 
 def build_discriminator(config, image_shape):
-  images = keras.Input(image_shape, name="images")
+  inputs, images, label = conditioning.discriminator_inputs(config, image_shape)
   x = layers.Flatten()(images)
-  x = layers.Dense(128, activation="relu")(x)
-  x = layers.Dense(128, activation="relu")(x)
+  x = conditioning.join_label(config, x, label)  # --conditional=concat: [B, 784 + K]
+  for units in config.options["discriminator_units"]:
+    x = layers.Dense(units)(x)
+    x = (layers.ReLU() if config.options["discriminator_activation"] == "relu" else
+         layers.LeakyReLU(LEAKY_SLOPE))(x)
+    if config.options["discriminator_dropout"]:
+      x = layers.Dropout(config.options["discriminator_dropout"])(x)
   logits = layers.Dense(1, dtype="float32")(x)  # [B, 1]
-  return keras.Model(images, logits, name="dense_gan_discriminator")
+  logits = conditioning.projection(config, x, label, logits)  # --conditional=projection
+  return keras.Model(inputs, logits, name="dense_gan_discriminator")
 
 
 SPEC = register(ModelSpec(
@@ -72,7 +89,12 @@ SPEC = register(ModelSpec(
     options=OPTIONS,
     tuning=TUNING,
     recipes={"article": {"options": {"generator_batch_norm": False}}},
-    smoke={"train_split": "train[:256]", "batch_size": 16},
+    check_options=conditioning.check_options,
+    variants={"default": {}, "projection": {"options": {"conditional": "projection"}},
+              "concat": {"options": {"conditional": "concat"}}},
+    generator_input=noise_and_label,
+    discriminator_input=images_and_label,
+    classes=conditioning.num_classes,
     pixel_range="unit",  # the article scales MNIST to [0, 1] and ends G in a sigmoid
     description="MLP GAN on MNIST (article 001)",
 ))

@@ -17,6 +17,21 @@ def images_only(batch, images):
   return images
 
 
+def noise_and_label(batch, z):
+  """G's input in a model that can be class-conditional: z, and the batch's labels when it has them.
+
+  A conditional run's batches carry the class labels under "label" (int32 [B], zoo/data); its G then
+  takes {"z": z, "label": labels}. Without labels this is `noise_input`.
+  """
+  return {"z": z, "label": batch["label"]} if "label" in batch else z
+
+
+def images_and_label(batch, images):
+  """D's input in a model that can be class-conditional: the images, with the batch's labels when it has
+  them ({"images": images, "label": labels}; the trainer augments only "images")."""
+  return {"images": images, "label": batch["label"]} if "label" in batch else images
+
+
 @dataclasses.dataclass(frozen=True)
 class Option:
   """A model-specific setting: its default (whose type is the option's type) and what it does.
@@ -56,7 +71,7 @@ class ModelSpec:
   images [B, H, W, C] in the model's `pixel_range`, or to a dict holding them under "images" next to
   other outputs (e.g. a codec's estimated bits). `build_discriminator(config, image_shape)` maps
   `discriminator_input(batch, images)` to logits [B, 1] (or per-patch logits [B, h, w, 1]). The loss
-  family is a run setting (`--loss`, zoo/training/losses.py); a model only picks its default.
+  family is a run setting (`--loss`, zoo/recipe/losses.py); a model only picks its default.
 
   A training batch is a dict whose "real" entry holds the real images. `prepare_batch(config, real,
   seed)` runs in the input pipeline on each global batch and may add entries (e.g. a degraded copy);
@@ -107,11 +122,21 @@ class ModelSpec:
   export_model: Optional[Callable[[Any, Any], Any]] = None
   # The command-line tools that apply to this model besides zoo.train/zoo.export, e.g. ("compress",).
   tools: Tuple[str, ...] = ()
+  # ---- class conditioning (zoo/models/conditioning.py, docs/conditional.md) ----
+  # config -> K, the number of classes a run's networks are conditioned on (0: unconditional). A run with
+  # K > 0 trains on labelled batches (batch["label"], int32 in 0..K-1) that `noise_and_label` and
+  # `images_and_label` pass to G and D; it is sampled, exported and evaluated per class.
+  classes: Optional[Callable[[Any], int]] = None
 
   @property
   def samples_from_noise(self) -> bool:
-    """True when the generator needs nothing but noise, so `zoo.sample` can draw from it."""
-    return self.generator_input is noise_input
+    """True when the generator needs nothing but noise (and, if conditional, labels), so `zoo.sample`
+    can draw from it."""
+    return self.generator_input in (noise_input, noise_and_label)
+
+  def num_classes(self, config) -> int:
+    """K of a run of this model: the classes its networks are conditioned on, 0 if unconditional."""
+    return self.classes(config) if self.classes is not None else 0
 
   def option_defaults(self) -> Dict[str, Any]:
     return {name: option.default for name, option in self.options.items()}

@@ -40,6 +40,15 @@ def noise(config, step, substep, batch_size, replica_id=0, num_replicas=1):
   return z[replica_id * batch_size:(replica_id + 1) * batch_size]
 
 
+def dense_gradients(gradients):
+  """Gradients with any tf.IndexedSlices (an Embedding's) made dense.
+
+  Replicas all-gather sliced gradients with their own number of rows (how many lookups each made, which
+  R1's extra pass changes), and that collective fails inside the compiled loop; label tables are small.
+  """
+  return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients]
+
+
 def reduce_over_global_batch(per_example, global_batch_size):
   return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
 
@@ -91,10 +100,15 @@ class GANStep:
   # ---- D's view of a batch ---------------------------------------------------------------------
 
   def _discriminator_input(self, batch, images, seed):
-    """What D scores: the model's D input of `images`, augmented with `seed` when DiffAugment is on."""
+    """What D scores: the model's D input of `images`, augmented with `seed` when DiffAugment is on.
+
+    A dict input (a conditional D's {"images", "label"}) has only its images augmented.
+    """
     inputs = self.spec.discriminator_input(batch, images)
     if not self.policy:
       return inputs
+    if isinstance(inputs, dict):
+      return {**inputs, "images": augment.diff_augment(inputs["images"], self.policy, seed, *_replica())}
     return augment.diff_augment(inputs, self.policy, seed, *_replica())
 
   def _scorer(self, batch, seed):
@@ -106,10 +120,12 @@ class GANStep:
     discriminator = self.state.discriminator
     real_seed = tf.random.experimental.stateless_fold_in(seed, _AUGMENT_REAL)
     fake_seed = tf.random.experimental.stateless_fold_in(seed, _AUGMENT_FAKE)
+    fake = tf.cast(fake, real.dtype)
     real = self._discriminator_input(batch, real, real_seed)
-    fake = self._discriminator_input(batch, tf.cast(fake, real.dtype), fake_seed)
-    if self.config.joint_discriminator_pass:
-      logits = discriminator(tf.concat([real, fake], 0), training=True)
+    fake = self._discriminator_input(batch, fake, fake_seed)
+    if self.config.joint_discriminator_pass:  # each input (images, and labels if any) stacked real over fake
+      logits = discriminator(tf.nest.map_structure(lambda r, f: tf.concat([r, f], 0), real, fake),
+                             training=True)
       return tf.split(logits, 2, axis=0)
     return discriminator(real, training=True), discriminator(fake, training=True)
 
@@ -158,7 +174,7 @@ class GANStep:
     with tf.GradientTape() as tape:
       d_loss = self._discriminator_losses(batch, step, substep, global_batch_size)[0]
       scaled = self.state.d_optimizer.scale_loss(d_loss)
-    return tape.gradient(scaled, discriminator.trainable_variables)
+    return dense_gradients(tape.gradient(scaled, discriminator.trainable_variables))
 
   def _extra_generator_losses(self, batch, outputs, global_batch_size):
     if self.spec.extra_generator_losses is None:
@@ -186,8 +202,8 @@ class GANStep:
       g_loss += tf.add_n(list(extra.values())) if extra else 0.0
       scaled_d = self.state.d_optimizer.scale_loss(d_loss)
       scaled_g = self.state.g_optimizer.scale_loss(g_loss)
-    d_grads = d_tape.gradient(scaled_d, discriminator.trainable_variables)
-    g_grads = g_tape.gradient(scaled_g, generator.trainable_variables)
+    d_grads = dense_gradients(d_tape.gradient(scaled_d, discriminator.trainable_variables))
+    g_grads = dense_gradients(g_tape.gradient(scaled_g, generator.trainable_variables))
     logged = {name: reduce_over_global_batch(value, global_batch_size)
               for name, value in losses.logged_metrics(self.loss, real_logits, fake_logits).items()}
     metrics = {"d_loss": d_loss, "g_loss": g_loss, **logged, **penalties, **extra}

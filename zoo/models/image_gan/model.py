@@ -126,7 +126,6 @@ SPEC = register(ModelSpec(
     options=OPTIONS,
     tuning=TUNING,
     check_options=check_options,
-    smoke={"train_split": "train[:256]", "batch_size": 16},
     variants={**{task: {"options": {"task": task}} for task in ("denoise", "inpaint", "superres")},
               # Real RGB photo patches (tests/helpers.py points the folder at them), at a small size.
               "colorize": {"dataset": "folder_rgb", "image_size": 16, "train_split": "train",
