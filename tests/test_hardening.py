@@ -437,7 +437,7 @@ def test_train_help_of_a_model_shows_its_options_before_the_run_settings():
   assert result.returncode == 0, result.stderr[-2000:]
   text = result.stdout
   assert "dcgan: " in text and "Run settings (defaults for --model=dcgan)" in text
-  assert text.index("--generator_filters=512") < text.index("Run settings") < text.index("--steps=")
+  assert text.index("--generator_filters=256") < text.index("Run settings") < text.index("--steps=")
 
 
 @pytest.mark.parametrize("args, phrase", [
