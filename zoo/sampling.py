@@ -77,9 +77,10 @@ def generate(generator, config, num: int, seed: int = 0, batch_size: int = 500, 
   noise is the same with or without labels.
   """
   spec = models.get_model(config.model)
-  conditional = bool(spec.num_classes(config))
+  classes = spec.num_classes(config)
+  conditional = bool(classes)
   if conditional:
-    labels = cycling_labels(num, spec.num_classes(config)) if labels is None else check_labels(config, labels)
+    labels = cycling_labels(num, classes) if labels is None else check_labels(config, labels)
     if len(labels) != num:
       raise ValueError(f"{len(labels)} labels for {num} samples.")
   elif labels is not None:

@@ -32,14 +32,10 @@ class Grids:
     "label", when the run is class-conditional)."""
     if self._fixed_batch is None:
       config = self.config
-      labels = None
-      if data.uses_labels(config):
-        real, labels = data.load_examples(config.dataset, config.train_split, config.data_dir,
-                                          config.image_size, resize=config.image_resize
-                                          ).batch(size).take(1).get_single_element()
-      else:
-        real = data.load_images(config.dataset, config.train_split, config.data_dir, config.image_size,
-                                resize=config.image_resize).batch(size).take(1).get_single_element()
+      load = data.load_examples if data.uses_labels(config) else data.load_images
+      first = load(config.dataset, config.train_split, config.data_dir, config.image_size,
+                   resize=config.image_resize).batch(size).take(1).get_single_element()
+      real, labels = first if data.uses_labels(config) else (first, None)
       real = pixels.to_model_range(real, config.pixel_range)
       batch = real
       if self.spec.prepare_batch is not None:
