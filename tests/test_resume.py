@@ -3,6 +3,7 @@ import os
 import signal
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tests.helpers import QUICK_FLAGS, popen_module, run_module
@@ -45,3 +46,22 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
   assert 5 <= step < 1000000
   resumed = run_module("zoo.train", *QUICK_FLAGS, f"--logdir={logdir}", f"--steps={step + 5}", check=True)
   assert "Resumed from" in resumed.stdout and f"step {step + 5}/{step + 5}" in resumed.stdout
+
+
+def test_a_signal_after_the_checkpoint_hook_still_saves_the_step_it_stops_at(tmp_path, data_dir, monkeypatch):
+  # SIGTERM arrives during the summary flush that follows the hooks of step 2, after the checkpoint
+  # hook (every 100 steps) has decided not to save: the loop must save step 2 before it stops.
+  flushes = []
+
+  def flush_then_signal(*args, **kwargs):
+    flushes.append(1)
+    if len(flushes) == 2:
+      os.kill(os.getpid(), signal.SIGTERM)
+
+  monkeypatch.setattr(tf.summary, "flush", flush_then_signal)
+  config = tiny_config(tmp_path, data_dir, steps=6, checkpoint_every=100, log_every=1)
+  with pytest.raises(training.TrainingInterrupted) as stop:
+    training.fit(config, log=lambda *_: None)
+  latest = tf.train.latest_checkpoint(os.path.join(config.logdir, "checkpoints"))
+  assert latest is not None and latest.endswith("-2"), latest
+  assert f"saved step 2 to {latest}" in str(stop.value)

@@ -176,9 +176,18 @@ def _run_phase(trainer, phase, iterator, start, phase_hooks, signals, manager):
       values = moment.values
     tf.summary.flush()
     if signals.received and not (moment.done and phase.name == "train"):
+      _save_unless_saved(manager, trainer.state.global_step)
       raise TrainingInterrupted(f"{signals.received} received: saved {label} {step} to "
                                 f"{manager.latest_checkpoint}; run the same command to resume.")
   return values
+
+
+def _save_unless_saved(manager, global_step):
+  """The stop is decided here, once: a signal that came after the checkpoint hook had decided not to
+  save (during a later hook, or the summary flush) still gets this step saved before the loop stops."""
+  latest = manager.latest_checkpoint
+  if latest is None or latest.rsplit("-", 1)[-1] != str(global_step):
+    manager.save(checkpoint_number=global_step)
 
 
 def _summary(config, steps, seconds):
