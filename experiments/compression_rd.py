@@ -40,11 +40,10 @@ import tempfile
 
 import numpy as np
 from absl import app, flags
+from experiments.datasets import data_dir_of, is_folder, label
 from zoo import pixels
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "TFDS data_dir with prepared mnist and fashion_mnist.")
-flags.DEFINE_string("folder", None, "The image folder that folder datasets (folder, folder_rgb) read.")
 flags.DEFINE_list("datasets", ["mnist", "fashion_mnist"], "Datasets to evaluate.")
 flags.DEFINE_string("runs", "runs", "Folder holding the compression_gan_<dataset>_<point> runs.")
 flags.DEFINE_string("out_dir", "docs/figures", "Where figures and the JSON go.")
@@ -73,22 +72,6 @@ def pillow_round_trip(images, format_name, **params):
     buffer.seek(0)
     decoded.append(np.asarray(Image.open(buffer).convert("L" if gray else "RGB")).reshape(image.shape))
   return np.array(sizes), np.stack(decoded)
-
-
-def is_folder(dataset):
-  from zoo import data
-  return data.is_folder(dataset)
-
-
-def data_dir_of(dataset):
-  if is_folder(dataset) and not FLAGS.folder:
-    raise ValueError(f"--datasets={dataset} is an image folder: pass --folder=PATH.")
-  return FLAGS.folder if is_folder(dataset) else FLAGS.data_dir
-
-
-def label(dataset):
-  """The name of a dataset in run folders and file names: a folder's own name, else the dataset's."""
-  return os.path.basename(os.path.normpath(FLAGS.folder)) if is_folder(dataset) else dataset
 
 
 def image_size_of(dataset, runs):

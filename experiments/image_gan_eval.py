@@ -41,11 +41,10 @@ import sys
 import time
 
 from absl import app, flags
+from experiments.datasets import data_dir_of, is_folder, label
 from zoo import pixels
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "TFDS data_dir with prepared mnist and fashion_mnist.")
-flags.DEFINE_string("folder", None, "The image folder that folder datasets (folder, folder_rgb) read.")
 flags.DEFINE_list("datasets", ["mnist", "fashion_mnist"], "Datasets to score.")
 flags.DEFINE_list("tasks", ["denoise", "inpaint", "superres"], "Tasks to score.")
 flags.DEFINE_string("runs_dir", "runs", "Where the GAN runs are and the VAEs and scores go.")
@@ -58,22 +57,6 @@ flags.DEFINE_boolean("table_only", False, "Only print the tables from the scores
 TEST_SEED = 2024         # the degradation of the test split, the same for every method
 DEGRADED_INPUTS = ("noisy input", "masked input", "grey input (luma)")  # the figure's first column
 FIGURE_EXAMPLES = 6      # rows of each figure: the first test images
-
-
-def is_folder(dataset):
-  from zoo import data
-  return data.is_folder(dataset)
-
-
-def data_dir_of(dataset):
-  if is_folder(dataset) and not FLAGS.folder:
-    raise ValueError(f"--datasets={dataset} is an image folder: pass --folder=PATH.")
-  return FLAGS.folder if is_folder(dataset) else FLAGS.data_dir
-
-
-def label(dataset):
-  """The name of a dataset in run folders and file names: a folder's own name, else the dataset's."""
-  return os.path.basename(os.path.normpath(FLAGS.folder)) if is_folder(dataset) else dataset
 
 
 def gan_logdir(task, dataset):
@@ -220,14 +203,14 @@ def plot_rows(columns, title, path):
   labels = list(columns)
   figure, axes = plt.subplots(FIGURE_EXAMPLES, len(labels), figsize=(1.25 * len(labels),
                                                                     1.25 * FIGURE_EXAMPLES + 0.5))
-  for column, label in enumerate(labels):
+  for column, heading in enumerate(labels):
     for row in range(FIGURE_EXAMPLES):
       axis = axes[row, column]
-      image = columns[label][row]
+      image = columns[heading][row]
       axis.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=255)
       axis.set_xticks([])
       axis.set_yticks([])
-    axes[0, column].set_title(label, fontsize=7)
+    axes[0, column].set_title(heading, fontsize=7)
   figure.suptitle(title, fontsize=9)
   figure.tight_layout()
   figure.savefig(path, dpi=100)
