@@ -24,8 +24,8 @@ Writes docs/figures/compression_gan_ablation.{json,md}, docs/figures/compression
 (PSNR and FID against bpp, every run) and docs/figures/compression_gan_ablation_decoded_<dataset>.png
 (the first test images decoded by each arm's seed-0 run nearest the common bpp), and prints the tables.
 Reruns reuse finished runs and their scores (<run>/ablation_scores.json).
-Expected cost (docs/compression_gan.md#does-the-adversarial-term-help): ~3-3.5 min to train a run and
-~2 min to score it on the 2-core CPU shared with one other job, 24 runs: ~2 h; 10 s when cached.
+Expected cost (an estimate; the table goes in docs/compression_gan.md once run): ~3-3.5 min to train a
+run and ~2 min to score it on the 2-core CPU shared with one other job, 24 runs: ~2 h; 10 s when cached.
 """
 import json
 import os

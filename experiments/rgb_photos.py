@@ -17,8 +17,8 @@ of chelsea (a photo no train patch comes from), 64x64 RGB (docs/data.md). Every 
 held-out test patches. FID is left out: it needs Inception-v3 weights, which cannot be downloaded here.
 Writes what the two experiments write (docs/figures/image_gan_photo_patches_colorize.png,
 docs/figures/compression_gan_{rd,matched}_photo_patches.{png,json}; scores under runs/) and prints their
-tables and docs/results.md rows. Costs and results: docs/image_gan.md#colorize-real-rgb-photo-patches and
-docs/compression_gan.md#rgb-photo-patches.
+tables and docs/results.md rows. Its results are not yet in docs/image_gan.md, docs/compression_gan.md
+or docs/results.md.
 """
 import os
 import subprocess

@@ -5,7 +5,7 @@ settings), the model's `defaults` (its experiment), the recipe named by `--recip
 default one, then the user's flags. The result is written to `<logdir>/config.json`; `zoo.sample`,
 `zoo.export`, `zoo.evaluate` and a resumed run read it back from there, so a run folder describes itself.
 
-Every field is also a flag of `zoo.train` (zoo/flags.py derives them from this dataclass), so a new
+Every field is also a flag of `zoo.train` (zoo/config_flags.py derives them from this dataclass), so a new
 setting is one line here.
 """
 import dataclasses

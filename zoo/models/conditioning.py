@@ -11,7 +11,7 @@
 - D, `concat`: the label as a one-hot vector concatenated to D's input (to each pixel, as K constant
   planes, for images), the simple conditional GAN of Mirza & Osindero 2014.
 
-`none`, the default, builds the articles' unconditional networks, layer for layer. Everything here is a
+`none`, the default, builds each model's unconditional networks, unchanged. Everything here is a
 stock Keras layer, so exported conditional generators load without the zoo. The labels come from the
 data (zoo/data: TFDS `label`, an image folder's class sub-folders); see docs/conditional.md.
 """
@@ -29,7 +29,7 @@ OPTIONS = {
     data.LABELS_OPTION: Option(
         "none", "Class conditioning on the data's labels: projection (D's projection head, Miyato & Koyama "
         "2018) or concat (one-hot labels joined to D's input); G gets a label embedding joined to z in "
-        "both. none: unconditional, the article's networks.", choices=MODES),
+        "both. none: unconditional (the model's own networks).", choices=MODES),
 }
 # A conv G's extra choice.
 BATCH_NORM_OPTIONS = {

@@ -12,7 +12,8 @@ The article's generator becomes the decoder of a learned codec, so G here is the
 
 G minimises distortion + adversarial_weight * adversarial + rate_weight * rate, with distortion the
 per-image MSE on [0, 1] pixels and rate the entropy model's bits per pixel; the operating point is
-chosen by `rate_weight` (and `code_size`). `zoo/codec.py` turns a trained run into real files.
+chosen by `rate_weight` (and `code_size`). `zoo/models/compression_gan/codec.py` turns a trained run
+into real files.
 
 `mode=jpeg_restore` is the article's literal reading: G (the same encoder and decoder, without
 quantiser or entropy model) restores the decode of a low-quality JPEG, whose file is the bitstream.
