@@ -2,14 +2,17 @@
 
   python -m experiments.dcgan_probes --variants=article,no_l2 --steps=300
   python -m experiments.dcgan_probes --variants=no_l2+d_bn,no_l2+d_bn+normal_init,tutorial_nets --steps=200
-  python -m experiments.dcgan_probes --variants=no_l2,d4 --steps=500 --image_size=64   # ~9 min idle
+  python -m experiments.dcgan_probes --variants=no_l2+g_dense_bn,d4+g_dense_bn --steps=500 --image_size=64
 
 The 64x64 probes and their results are in docs/dcgan.md ("What else helps diversity"); the table
 below is the 32x32 one.
 
 Variant names are the keys of VARIANTS; "+" joins them, e.g. no_l2+d_bn. "article" is the article's
-configuration (L2 0.01 on G); every other variant starts from the zoo's defaults, which since these
-probes have no L2 (so "no_l2" in a name only makes that explicit).
+configuration (`--recipe=article`, L2 0.01 on G); every other variant starts from BASE, dcgan's
+defaults when these probes were written: the article's networks without G's L2 (so "no_l2" in a name
+only makes that explicit; "g_dense_bn" adds the BatchNorm on G's projection that became the default
+next). dcgan's defaults have since become the standard DCGAN recipe (docs/dcgan.md); BASE keeps these
+probes reproducible.
 
 Each variant trains from the same seed and data order (batch 64, Adam 2e-4/0.5, bfloat16 unless the
 variant says otherwise), then 2,000 samples of its last step are scored with zoo.metrics
@@ -41,6 +44,7 @@ flags.DEFINE_integer("num_samples", 2000, "Samples scored per variant.")
 
 # name -> (trainer overrides, model options); join names with "+" to combine them. "article" is the
 # article's configuration.
+BASE = ({"recipe": "article"}, {"generator_l2": 0.0})
 VARIANTS = {
     "article": ({}, {"generator_l2": 0.01}),
     "lr1e-4": ({"g_learning_rate": 1e-4, "d_learning_rate": 1e-4}, {}),
@@ -85,7 +89,7 @@ def spec_of(name):
 
 def settings(name):
   """The merged (trainer overrides, model options) of a "+"-joined variant name."""
-  overrides, options = {}, {}
+  overrides, options = dict(BASE[0]), dict(BASE[1])
   for part in name.split("+"):
     overrides.update(VARIANTS[part][0])
     options.update(VARIANTS[part][1])
