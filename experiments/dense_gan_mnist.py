@@ -8,8 +8,9 @@ It trains (or resumes, or reuses) two runs with `python -m zoo.train`, exactly a
   runs/dense_gan_mnist_article_exact --model_option=generator_batch_norm=false --steps=3000
 and writes docs/figures/dense_gan_mnist_*.{png,gif}.
 Wall time of the default run: 15.9 min on the shared 2-core Intel Xeon (docs/results.md), 108 s with
-the install on it idle (README); the article-exact run is 3,000 steps of the same size. Expected result: varied, recognisable (if speckled)
-digits from the default run; one repeated speckled blob from the article's exact generator.
+the install on it idle (README); the article-exact run is 3,000 steps of the same size. Expected
+result: varied, recognisable (if speckled) digits from the default run; one repeated speckled blob from
+the article's exact generator.
 """
 import os
 import subprocess
