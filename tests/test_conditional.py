@@ -16,6 +16,7 @@ from tests import photos
 from tests.conftest import DATA_DIR
 from tests.helpers import assert_one_and_two_replicas_agree, run_module, smoke_config
 from zoo import data
+from zoo import images as images_lib
 from zoo import models
 from zoo import training
 from zoo.metrics import evaluation
@@ -211,6 +212,10 @@ def test_sample_by_label(conditional_run, tmp_path):
   # Row 0 is class 0 from the first two noise vectors, as samples 0 (class 0) and 1 (class 1) are drawn.
   assert np.abs(grid[0].astype(int) - samples[0].astype(int)).max() <= 1
   assert np.abs(grid[3].astype(int) - samples[1].astype(int)).max() <= 1
+  sevens = sample.write_samples(conditional_run.logdir, 9, str(tmp_path / "7.png"), labels=["7"])
+  side = samples.shape[1]
+  assert images_lib.read_png(str(tmp_path / "7.png")).shape[:2] == (3 * side + 4 * 2,) * 2  # one label: 3x3
+  assert len(sevens) == 9
   for bad, message in ((["10"], "not all classes"), (["seven"], "neither a class index nor a class name")):
     with pytest.raises(ValueError, match=message):
       sample.write_samples(conditional_run.logdir, 3, out, labels=bad)

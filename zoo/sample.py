@@ -6,7 +6,7 @@
 A class-conditional run (--conditional) is sampled by class: `--label=3` draws only 3s, `--label=0,1,2`
 cycles through those classes, and by default the labels cycle through all K classes. Its .npz also
 holds the labels (array 'labels'), and its .png has one row per label with the same noise down each
-column (`--num` rounded up to whole rows).
+column (`--num` rounded up to whole rows); a single label's .png is a square grid.
 
 A run trained with --ema_decay is sampled from its EMA generator unless --use_ema=false.
 """
@@ -75,8 +75,13 @@ def write_samples(logdir: str, num: int, out: str, seed: int = 0, use_ema: bool 
     extra = {"labels": sample_labels} if classes else {}
     np.savez_compressed(out, images=samples, **extra)
   else:
-    images.write_png(out, images.make_grid(samples, math.ceil(len(samples) / len(wanted)) if classes else 0))
+    images.write_png(out, images.make_grid(samples, _grid_columns(len(samples), wanted if classes else ())))
   return samples
+
+
+def _grid_columns(num, labels):
+  """One row per label when there are several; a square grid (0) for one label or an unconditional run."""
+  return math.ceil(num / len(labels)) if len(labels) > 1 else 0
 
 
 def _class_rows(generator, config, num, seed, labels):
