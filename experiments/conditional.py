@@ -12,7 +12,8 @@ neither retrained nor rescored. `--table` prints the markdown rows (overall and 
 run folders' config.json and eval.json, with the wall time of each training run measured by the run
 itself (the span of its TensorBoard events; the 2-core machine was shared, so these are upper bounds).
 
-Expected (docs/conditional.md): label agreement >= 95% on MNIST and >= 85% on Fashion-MNIST for dcgan.
+Measured (docs/conditional.md): dcgan's label agreement 0.994 on MNIST and 0.923 on Fashion-MNIST, ~2 h
+per run on one vCPU of a 2-core AVX2 CPU; dense_gan's runs (~8-17 min) ignore z, recall 0.
 """
 import json
 import os
