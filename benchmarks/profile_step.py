@@ -56,7 +56,7 @@ def main(argv):
     run = throughput.reference_runner(model, config)
   else:
     run = throughput.zoo_runner(model, config, keras_layers=FLAGS.keras_layers)
-  run(throughput._train_examples(model) // config.batch_size + 1)  # compile and fill the input cache
+  run(throughput.train_examples(model) // config.batch_size + 1)  # compile and fill the input cache
   steps = FLAGS.profile_steps
   began = time.perf_counter()
   run(steps)

@@ -104,11 +104,11 @@ def _config(model, case, overrides):
   from zoo import config as config_lib
   overrides = {name: value for name, value in overrides.items() if name != "keras_layers"}
   values = {"data_dir": FLAGS.data_dir, "dataset": "mnist",
-            "train_split": f"train[:{_train_examples(model)}]", **BENCHMARKS[model]["data"], **overrides}
+            "train_split": f"train[:{train_examples(model)}]", **BENCHMARKS[model]["data"], **overrides}
   return config_lib.resolve(model, f"/tmp/throughput/{model}/{case}", values, spec=_spec(model))
 
 
-def _train_examples(model):
+def train_examples(model):
   return BENCHMARKS[model].get("train_examples", TRAIN_EXAMPLES)
 
 
@@ -122,7 +122,8 @@ def _cases(model):
   kept = {case: overrides for case, overrides in cases.items()
           if overrides.get("precision") != "mixed_bfloat16"}
   skipped = ", ".join(case for case in cases if case not in kept)
-  print(f"Skipped (bf16 is emulated on this CPU; --all_cases runs them): {skipped}")
+  if skipped:
+    print(f"Skipped (bf16 is emulated on this CPU; --all_cases runs them): {skipped}")
   return kept
 
 
@@ -205,7 +206,7 @@ def main(argv):
   for case, overrides in _cases(model).items():
     runners[case] = zoo_runner(model, _config(model, str(len(runners)), overrides),
                                keras_layers=overrides.get("keras_layers", False))
-  epoch_steps = _train_examples(model) // reference_config.batch_size + 1
+  epoch_steps = train_examples(model) // reference_config.batch_size + 1
   for run in runners.values():  # compile, and fill the input pipelines' caches, outside the timing
     run(max(2, steps // 4, epoch_steps))
   wall = {case: [] for case in runners}
