@@ -14,6 +14,12 @@ DATA_DIR = os.environ.get("TFDS_DATA_DIR") or os.path.join(os.path.dirname(REPO)
 # Must happen before TensorFlow initialises its devices, i.e. before any test touches TF.
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+# TensorFlow sizes its thread pools by the CPUs the process may use, and the pool size sets how float
+# reductions are split. tests/pinned_weights.json was recorded with 2 threads, so a pytest started under
+# `taskset -c 1` (or on a bigger machine) would otherwise sum in another order and miss the pinned bits.
+PINNED_THREADS = 2
+tf.config.threading.set_intra_op_parallelism_threads(PINNED_THREADS)
+tf.config.threading.set_inter_op_parallelism_threads(PINNED_THREADS)
 
 
 def pytest_configure(config):
