@@ -62,6 +62,14 @@ def test_an_intact_latest_is_used(folder):
   assert _restored_step(path) == 30
 
 
+def test_a_folder_given_relative_to_the_working_directory_is_read_without_a_warning(folder, monkeypatch):
+  # the `checkpoint` file names "ckpt-30" relative to its folder; a relative --logdir once made that
+  # "checkpoints/checkpoints/ckpt-30" and warned that the latest was unreadable before falling back to it
+  monkeypatch.chdir(os.path.dirname(folder))
+  path, skipped = checkpoints.newest_readable("checkpoints")
+  assert (path, skipped) == (_prefix("checkpoints", 30), [])
+
+
 @pytest.mark.parametrize("keep", [0.5, 0.999, 0.0])
 def test_a_truncated_data_file_falls_back_to_the_previous(folder, keep):
   _truncate(_data_file(_prefix(folder, 30)), keep)

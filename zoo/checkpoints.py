@@ -119,8 +119,9 @@ def _candidates(directory, checkpoint_name):
   except Exception:  # a truncated or hand-edited `checkpoint` file: use the files
     state = None
   if state is not None and state.model_checkpoint_path:
-    latest = state.model_checkpoint_path
-    ordered.append(latest if os.path.isabs(latest) else os.path.join(directory, latest))
+    # already joined to `directory` by TensorFlow when the file holds a relative path; joining again
+    # would name a missing file whenever `directory` is itself relative
+    ordered.append(state.model_checkpoint_path)
   pattern = re.compile(re.escape(checkpoint_name) + r"-(\d+)\.(index|data-\d+-of-\d+)$")
   numbers = set()
   for path in glob.glob(os.path.join(glob.escape(directory), f"{glob.escape(checkpoint_name)}-*")):
