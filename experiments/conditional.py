@@ -4,7 +4,7 @@
   python -m experiments.conditional --table                                           # prints the rows
 
 Each run is `python -m zoo.train --model=M --dataset=D --conditional=projection` at the model's defaults
-(its default budget), then `python -m zoo.evaluate --logdir=RUN` (10,000 samples, labels cycling over
+(its default budget; dense_gan's at its earlier defaults, DENSE_GAN_BEFORE), then `python -m zoo.evaluate --logdir=RUN` (10,000 samples, labels cycling over
 the 10 classes: the domain classifier's agreement with the requested label, intra-FID per class), then
 `python -m zoo.sample --logdir=RUN --num=100 --out=docs/figures/conditional_<run>.png` (one row per
 class, the same noise down each column). A run folder is runs/conditional/<run>; a finished run is
@@ -29,22 +29,25 @@ flags.DEFINE_string("figures", "docs/figures", "Where the class-by-row figures g
 flags.DEFINE_list("runs", [], "Runs to train, score and draw (names below, or 'all').")
 flags.DEFINE_bool("table", False, "Print the markdown rows of the finished runs instead of training.")
 
-# name -> (model, dataset, conditioning); everything else is the model's defaults.
+# dense_gan's defaults when its conditional runs were measured (the article's layers, BatchNorm in G,
+# Adam 1e-4, no EMA); its defaults have since become a wider, leaky D and G (docs/dense_gan.md).
+DENSE_GAN_BEFORE = ("--recipe=article", "--generator_batch_norm")
+# name -> (model, dataset, conditioning, other flags); everything else is the model's defaults.
 RUNS = {
-    "dense_gan_mnist": ("dense_gan", "mnist", "projection"),
-    "dense_gan_fashion_mnist": ("dense_gan", "fashion_mnist", "projection"),
-    "dense_gan_concat_mnist": ("dense_gan", "mnist", "concat"),
-    "dcgan_mnist": ("dcgan", "mnist", "projection"),
-    "dcgan_fashion_mnist": ("dcgan", "fashion_mnist", "projection"),
+    "dense_gan_mnist": ("dense_gan", "mnist", "projection", DENSE_GAN_BEFORE),
+    "dense_gan_fashion_mnist": ("dense_gan", "fashion_mnist", "projection", DENSE_GAN_BEFORE),
+    "dense_gan_concat_mnist": ("dense_gan", "mnist", "concat", DENSE_GAN_BEFORE),
+    "dcgan_mnist": ("dcgan", "mnist", "projection", ()),
+    "dcgan_fashion_mnist": ("dcgan", "fashion_mnist", "projection", ()),
 }
 HEADER = ("| model | dataset | label accuracy | intra-FID mean (worst) | FID | precision | recall | coverage "
           "| images seen | wall time | command |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 
 
 def train_command(name, data_dir="../shared/tensorflow_datasets"):
-  model, dataset, conditioning = RUNS[name]
+  model, dataset, conditioning, other_flags = RUNS[name]
   return ["python", "-m", "zoo.train", f"--model={model}", f"--dataset={dataset}",
-          f"--conditional={conditioning}", f"--data_dir={data_dir}",
+          f"--conditional={conditioning}", *other_flags, f"--data_dir={data_dir}",
           f"--logdir={os.path.join(FLAGS.root, name)}"]
 
 

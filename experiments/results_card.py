@@ -47,9 +47,15 @@ def command(config, logdir):
   """The training command: model, dataset, and every model option the run set away from its default."""
   from zoo import models
   defaults = models.get_model(config["model"]).options
-  options = [f"--{name}={value}" for name, value in config["options"].items() if value != defaults.get(name)]
+  options = [f"--{name}={_flag_value(value)}" for name, value in config["options"].items()
+             if name not in defaults or _flag_value(value) != _flag_value(defaults[name].default)]
   flags = " ".join([f"--model={config['model']}", f"--dataset={config['dataset']}"] + options)
   return f"`python -m zoo.train {flags} --data_dir=../shared/tensorflow_datasets --logdir={logdir}`"
+
+
+def _flag_value(value):
+  """How a flag spells an option's value: lists (a tuple in code, a list in config.json) comma-joined."""
+  return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def row(logdir):

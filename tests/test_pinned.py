@@ -21,7 +21,9 @@ from zoo import training
 PINNED = os.path.join(os.path.dirname(__file__), "pinned_weights.json")
 # What the trainer and the models did before these settings existed, or had other defaults.
 LEGACY = {"image_resize": "area", "ema_decay": 0.0}
-LEGACY_OPTIONS = {"dcgan": {"generator_filters": 512, "generator_conv_bias": True}}
+LEGACY_OPTIONS = {"dcgan": {"generator_filters": 512, "generator_conv_bias": True},
+                  "dense_gan": {"generator_units": (128, 128, 1024), "discriminator_units": (128, 128),
+                                "discriminator_activation": "relu", "discriminator_dropout": 0.0}}
 
 with open(PINNED) as f:
   CASES = json.load(f)

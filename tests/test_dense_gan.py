@@ -1,0 +1,73 @@
+"""`dense_gan` (article 001): the defaults' departures, and the article's exact layers one flag away."""
+import keras
+import numpy as np
+
+from zoo import config as config_lib
+from zoo.models import dense_gan
+
+IMAGE_SHAPE = (28, 28, 1)
+
+
+def resolved(tmp_path, **overrides):
+  return config_lib.resolve("dense_gan", str(tmp_path), overrides)
+
+
+def _dense_layers(model):
+  """(units, activation) of each Dense layer; a linear Dense takes the activation layer after it (past a
+  BatchNorm), so the article's Dense(128, relu) and the zoo's Dense -> ReLU read alike."""
+  rows, layers = [], model.layers
+  for i, layer in enumerate(layers):
+    if not isinstance(layer, keras.layers.Dense):
+      continue
+    following = [l for l in layers[i + 1:] if not isinstance(l, keras.layers.BatchNormalization)]
+    after = following[0] if following else None
+    if layer.get_config()["activation"] != "linear":
+      activation = layer.get_config()["activation"]
+    elif isinstance(after, keras.layers.Activation):
+      activation = after.get_config()["activation"]
+    elif isinstance(after, keras.layers.LeakyReLU):
+      activation = "leaky_relu"
+    elif isinstance(after, keras.layers.ReLU):
+      activation = "relu"
+    else:
+      activation = None
+    rows.append((layer.units, activation))
+  return rows
+
+
+def _count(model, kind):
+  return sum(isinstance(layer, kind) for layer in model.layers)
+
+
+def test_article_recipe_builds_the_articles_layer_list(tmp_path):
+  # ../shared/SPEC.md section 1: G z(100) -> 128 relu -> 128 relu -> 1024 relu -> 784 sigmoid;
+  # D 784 -> 128 relu -> 128 relu -> 1 (its sigmoid is in the loss)
+  config = resolved(tmp_path, recipe="article")
+  generator = dense_gan.build_generator(config, IMAGE_SHAPE)
+  discriminator = dense_gan.build_discriminator(config, IMAGE_SHAPE)
+  assert _dense_layers(generator) == [(128, "relu"), (128, "relu"), (1024, "relu"), (784, "sigmoid")]
+  assert _dense_layers(discriminator) == [(128, "relu"), (128, "relu"), (1, None)]
+  assert _count(generator, keras.layers.BatchNormalization) == 0
+  assert _count(discriminator, keras.layers.Dropout) == 0
+  assert config.ema_decay == 0.0 and config.g_learning_rate == config.d_learning_rate == 1e-4
+
+
+def test_the_defaults_are_the_measured_recipe(tmp_path):
+  # docs/dense_gan.md: wider G with BatchNorm, a wider leaky D with dropout, Adam 2e-4, G's moving average
+  config = resolved(tmp_path)
+  generator = dense_gan.build_generator(config, IMAGE_SHAPE)
+  discriminator = dense_gan.build_discriminator(config, IMAGE_SHAPE)
+  assert _dense_layers(generator) == [(256, "relu"), (512, "relu"), (1024, "relu"), (784, "sigmoid")]
+  assert _count(generator, keras.layers.BatchNormalization) == 3
+  assert _dense_layers(discriminator) == [(512, "leaky_relu"), (256, "leaky_relu"), (1, None)]
+  assert [layer.rate for layer in discriminator.layers if isinstance(layer, keras.layers.Dropout)] == [0.3, 0.3]
+  assert config.ema_decay == 0.999 and config.g_learning_rate == config.d_learning_rate == 2e-4
+
+
+def test_a_flag_still_overrides_the_article_recipe(tmp_path):
+  config = resolved(tmp_path, recipe="article", options={"generator_batch_norm": True})
+  generator = dense_gan.build_generator(config, IMAGE_SHAPE)
+  assert _count(generator, keras.layers.BatchNormalization) == 3
+  assert _dense_layers(generator)[0] == (128, "relu")
+  images = generator(np.zeros([2, config.latent_dim], np.float32), training=False).numpy()
+  assert images.shape == (2, *IMAGE_SHAPE) and 0.0 <= images.min() and images.max() <= 1.0
