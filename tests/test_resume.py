@@ -32,6 +32,23 @@ def test_n_steps_then_n_more_equals_2n_uninterrupted(tmp_path, data_dir):
   assert int(whole["step/.ATTRIBUTES/VARIABLE_VALUE"]) == 12
 
 
+def test_dropout_seeds_are_checkpointed_and_an_older_checkpoint_without_them_still_resumes(
+    tmp_path, data_dir, monkeypatch):
+  from zoo import layers
+  config = tiny_config(tmp_path / "run", data_dir, steps=6, checkpoint_every=6)
+  assert config.options["discriminator_dropout"] > 0  # dense_gan's D drops units by default
+  with monkeypatch.context() as patch:  # a checkpoint as written before the seeds were saved
+    patch.setattr(layers, "seed_states", lambda model: [])
+    training.fit(config, log=lambda *_: None)
+  assert not any(name.startswith("random_states") for name in checkpoint_values(config.logdir))
+  lines = []
+  training.fit(tiny_config(tmp_path / "run", data_dir, steps=12, checkpoint_every=6), log=lines.append)
+  assert any("predates saved Dropout seeds" in line for line in lines)
+  values = checkpoint_values(config.logdir)
+  assert int(values["step/.ATTRIBUTES/VARIABLE_VALUE"]) == 12
+  assert any(name.startswith("random_states") for name in values)
+
+
 def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
   logdir = str(tmp_path / "run")
   process = popen_module("zoo.train", *QUICK_FLAGS, f"--logdir={logdir}", "--steps=1000000")

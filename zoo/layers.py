@@ -349,6 +349,13 @@ class Dropout(_KernelChoice, keras.layers.Dropout):
     return tf.where(keep, kept, tf.zeros_like(inputs))
 
 
+def seed_states(model):
+  """The seed-generator states of `model`'s layers (Dropout's), in layer order: Keras advances them on
+  every call but leaves them out of `model.weights`, so a checkpoint must hold them explicitly."""
+  return [layer.seed_generator.state for layer in model._flatten_layers(include_self=False)
+          if getattr(layer, "seed_generator", None) is not None]
+
+
 _STOCK = {BatchNormalization: keras.layers.BatchNormalization,
           Conv2D: keras.layers.Conv2D,
           Conv2DTranspose: keras.layers.Conv2DTranspose,

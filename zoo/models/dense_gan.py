@@ -20,6 +20,7 @@ import math
 import keras
 from keras import layers
 
+from zoo import layers as zoo_layers
 from zoo.models import conditioning
 from zoo.models.registry import ModelSpec, Option, images_and_label, noise_and_label, register
 
@@ -83,7 +84,7 @@ def build_discriminator(config, image_shape):
     x = (layers.ReLU() if config.options["discriminator_activation"] == "relu" else
          layers.LeakyReLU(LEAKY_SLOPE))(x)
     if config.options["discriminator_dropout"]:
-      x = layers.Dropout(config.options["discriminator_dropout"])(x)
+      x = zoo_layers.Dropout(config.options["discriminator_dropout"])(x)
   logits = layers.Dense(1, dtype="float32")(x)  # [B, 1]
   logits = conditioning.projection(config, x, label, logits)  # --conditional=projection
   return keras.Model(inputs, logits, name="dense_gan_discriminator")

@@ -96,7 +96,8 @@ def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=pri
   if chief:  # what a save killed midway left behind (no save runs yet)
     checkpoints.remove_interrupted_saves(runs.checkpoint_dir(config.logdir))
   if latest is not None:
-    trainer.checkpoint.restore(latest).assert_existing_objects_matched()
+    if not trainer.state.restore(latest):
+      log(f"{latest} predates saved Dropout seeds: resuming with fresh masks, so not bit-exactly.")
     log(f"Resumed from {latest} at step {int(trainer.step.numpy())}"
         + (f" (pretraining step {int(trainer.state.pretrain_step.numpy())})" if trainer.pretrained else "")
         + ".")

@@ -1,7 +1,7 @@
 """What a run's checkpoint holds: G, D, their optimisers, the step counters (and a pretraining model).
 
-Everything random in a step is a pure function of (seed, step) (noise, data order, augmentation), so
-these variables are all a run needs to resume bit-exactly.
+Everything random in a step is a pure function of (seed, step) (noise, data order, augmentation) or of
+a seed state kept here (Dropout's), so these variables are all a run needs to resume bit-exactly.
 """
 import keras
 import tensorflow as tf
@@ -70,7 +70,23 @@ class TrainState:
     if self.pretrained is not None:
       objects.update({self.pretraining.name: self.pretrained, "p_optimizer": self.p_optimizer,
                       "pretrain_step": self.pretrain_step})
+    # Dropout's seed advances every call; Keras keeps it outside the weights a checkpoint sees.
+    random_states = [state for model in (self.generator, self.discriminator, self.pretrained)
+                     if model is not None for state in layers.seed_states(model)]
+    if random_states:
+      objects["random_states"] = random_states
     return objects
+
+  def restore(self, path) -> bool:
+    """Restores every variable from the checkpoint at `path`. False when it was written before Dropout's
+    seeds were saved: everything else is restored and the masks restart from their initial seeds."""
+    saved = {name.split("/")[0] for name, _ in tf.train.list_variables(path)}
+    objects = self._trackables()
+    has_seeds = "random_states" not in objects or "random_states" in saved
+    checkpoint = self.checkpoint if has_seeds else tf.train.Checkpoint(
+        **{name: value for name, value in objects.items() if name != "random_states"})
+    checkpoint.restore(path).assert_existing_objects_matched()
+    return has_seeds
 
   @property
   def sampling_generator(self):
