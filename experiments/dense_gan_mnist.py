@@ -7,7 +7,7 @@ It trains (or resumes, or reuses) two runs with `python -m zoo.train`, exactly a
   <runs_dir>/dense_gan_mnist               the defaults (20,000 steps)
   <runs_dir>/dense_gan_mnist_article_exact --recipe=article --steps=3000 (the article's layers exactly)
 and writes docs/figures/dense_gan_mnist_*.{png,gif}.
-Wall time of the default run: 17.5 min on one vCPU of the 2-core AMD EPYC while the other ran a dcgan
+Wall time of the default run: 16.1 min on one vCPU of the 2-core AMD EPYC while the other ran a dcgan
 run (docs/dense_gan.md); the article-exact run is 3,000 steps of a smaller network. Expected result:
 varied digits of every class from the default run; one repeated speckled blob from the article's exact
 generator.
