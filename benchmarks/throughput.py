@@ -72,7 +72,8 @@ BENCHMARKS = {
     "dcgan": dict(
         # dcgan's defaults: MNIST zero-padded to 32x32, batch 64, G's moving average. The first rows
         # are the speed ladder; the last four price the recipe's additions on a D without BatchNorm
-        # (R1 needs one: dcgan refuses R1 with its BatchNorm D), each row adding one to the row above.
+        # (R1 needs one: dcgan refuses R1 with its BatchNorm D), each row adding one to the row above
+        # (the indented row replaces the one above it).
         data=dict(dataset="mnist", batch_size=64),
         train_examples=1280,
         steps=20,
@@ -86,6 +87,7 @@ BENCHMARKS = {
             "D without BatchNorm, no EMA": {"precision": "float32", "ema_decay": 0.0, **_PLAIN_D},
             "+ G's EMA": {"precision": "float32", **_PLAIN_D},
             "+ lazy R1 (every 4)": {"precision": "float32", "r1_gamma": 1.0, "r1_every": 4, **_PLAIN_D},
+            "  (R1 every 16 instead)": {"precision": "float32", "r1_gamma": 1.0, "r1_every": 16, **_PLAIN_D},
             "+ DiffAugment translation,cutout": {"precision": "float32", "r1_gamma": 1.0, "r1_every": 4,
                                                 "augment": "translation,cutout", **_PLAIN_D},
         }),
