@@ -4,8 +4,9 @@
   python -m experiments.conditional --table                                           # prints the rows
 
 Each run is `python -m zoo.train --model=M --dataset=D --conditional=projection` at the model's defaults
-(its default budget; dense_gan's at its earlier defaults, DENSE_GAN_BEFORE), then `python -m zoo.evaluate --logdir=RUN` (10,000 samples, labels cycling over
-the 10 classes: the domain classifier's agreement with the requested label, intra-FID per class), then
+(its default budget; dense_gan's at its earlier defaults, DENSE_GAN_BEFORE), then
+`python -m zoo.evaluate --logdir=RUN` (10,000 samples, labels cycling over the 10 classes: the domain
+classifier's agreement with the requested label, intra-FID per class), then
 `python -m zoo.sample --logdir=RUN --num=100 --out=docs/figures/conditional_<run>.png` (one row per
 class, the same noise down each column). A run folder is runs/conditional/<run>; a finished run is
 neither retrained nor rescored. `--table` prints the markdown rows (overall and per class) from the
@@ -31,6 +32,8 @@ flags.DEFINE_bool("table", False, "Print the markdown rows of the finished runs 
 
 # dense_gan's defaults when its conditional runs were measured (the article's layers, BatchNorm in G,
 # Adam 1e-4, no EMA); its defaults have since become a wider, leaky D and G (docs/dense_gan.md).
+# recipe_study.py names the same flags; each script defines absl flags the other does too, so neither
+# can import the other.
 DENSE_GAN_BEFORE = ("--recipe=article", "--generator_batch_norm")
 # name -> (model, dataset, conditioning, other flags); everything else is the model's defaults.
 RUNS = {

@@ -58,6 +58,8 @@ DCGAN_CELLS = {
 # dense_gan's defaults before this study: the article's layers with BatchNorm in G, Adam 1e-4 (the cells
 # below that start from it keep their names and results).
 DENSE_GAN_BEFORE = ["--recipe=article", "--generator_batch_norm"]
+WIDE_D = ["--discriminator_units=512,256", "--discriminator_activation=leaky_relu",
+          "--discriminator_dropout=0.3"]
 DENSE_GAN_CELLS = {
     "article": ["--recipe=article"],
     "default_ns": DENSE_GAN_BEFORE,
@@ -67,10 +69,8 @@ DENSE_GAN_CELLS = {
     "least_squares": DENSE_GAN_BEFORE + ["--loss=least_squares"],
     # A stronger D: the article's two ReLU layers of 128 units see speckle-free digits and speckled ones
     # alike (docs/dense_gan.md); wider, leaky, with dropout, as in most MLP GANs on MNIST.
-    "wide_d": DENSE_GAN_BEFORE + ["--discriminator_units=512,256", "--discriminator_activation=leaky_relu",
-                                  "--discriminator_dropout=0.3"],
-    "wide_d_g": DENSE_GAN_BEFORE + ["--discriminator_units=512,256", "--discriminator_activation=leaky_relu",
-                                    "--discriminator_dropout=0.3", "--generator_units=256,512,1024"],
+    "wide_d": DENSE_GAN_BEFORE + WIDE_D,
+    "wide_d_g": DENSE_GAN_BEFORE + WIDE_D + ["--generator_units=256,512,1024"],
     # wide_d_g at Adam 2e-4: today's defaults
     "wide_d_g_lr2": [],
 }

@@ -19,7 +19,8 @@ def _dense_layers(model):
   for i, layer in enumerate(layers):
     if not isinstance(layer, keras.layers.Dense):
       continue
-    following = [l for l in layers[i + 1:] if not isinstance(l, keras.layers.BatchNormalization)]
+    following = [later for later in layers[i + 1:]
+                 if not isinstance(later, keras.layers.BatchNormalization)]
     after = following[0] if following else None
     if layer.get_config()["activation"] != "linear":
       activation = layer.get_config()["activation"]
@@ -60,7 +61,8 @@ def test_the_defaults_are_the_measured_recipe(tmp_path):
   assert _dense_layers(generator) == [(256, "relu"), (512, "relu"), (1024, "relu"), (784, "sigmoid")]
   assert _count(generator, keras.layers.BatchNormalization) == 3
   assert _dense_layers(discriminator) == [(512, "leaky_relu"), (256, "leaky_relu"), (1, None)]
-  assert [layer.rate for layer in discriminator.layers if isinstance(layer, keras.layers.Dropout)] == [0.3, 0.3]
+  rates = [layer.rate for layer in discriminator.layers if isinstance(layer, keras.layers.Dropout)]
+  assert rates == [0.3, 0.3]
   assert config.ema_decay == 0.999 and config.g_learning_rate == config.d_learning_rate == 2e-4
 
 

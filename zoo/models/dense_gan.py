@@ -48,7 +48,8 @@ TUNING = {"steps_per_call": 20}  # small layers: per-call overhead dominates, so
 OPTIONS = {
     "generator_batch_norm": Option(True, "BatchNorm before each hidden ReLU of G (not the article's; "
                                    "without it G collapses, docs/dense_gan.md)."),
-    "generator_units": Option((256, 512, 1024), "Units of G's hidden layers (the article's: 128, 128, 1024)."),
+    "generator_units": Option((256, 512, 1024),
+                              "Units of G's hidden layers (the article's: 128, 128, 1024)."),
     "discriminator_units": Option((512, 256), "Units of D's hidden layers (the article's: 128, 128)."),
     "discriminator_activation": Option("leaky_relu", "Activation of D's hidden layers: the article's relu, "
                                        "or leaky_relu (slope 0.2).", choices=("relu", "leaky_relu")),
