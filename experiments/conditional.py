@@ -23,6 +23,8 @@ import sys
 
 from absl import app, flags
 
+from experiments.earlier_defaults import DENSE_GAN_BEFORE
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", "../shared/tensorflow_datasets", "TFDS data_dir.")
 flags.DEFINE_string("root", "runs/conditional", "Where the run folders go.")
@@ -30,16 +32,12 @@ flags.DEFINE_string("figures", "docs/figures", "Where the class-by-row figures g
 flags.DEFINE_list("runs", [], "Runs to train, score and draw (names below, or 'all').")
 flags.DEFINE_bool("table", False, "Print the markdown rows of the finished runs instead of training.")
 
-# dense_gan's defaults when its conditional runs were measured (the article's layers, BatchNorm in G,
-# Adam 1e-4, no EMA); its defaults have since become a wider, leaky D and G (docs/dense_gan.md).
-# recipe_study.py names the same flags; each script defines absl flags the other does too, so neither
-# can import the other.
-DENSE_GAN_BEFORE = ("--recipe=article", "--generator_batch_norm")
 # name -> (model, dataset, conditioning, other flags); everything else is the model's defaults.
 RUNS = {
     "dense_gan_mnist": ("dense_gan", "mnist", "projection", DENSE_GAN_BEFORE),
     "dense_gan_fashion_mnist": ("dense_gan", "fashion_mnist", "projection", DENSE_GAN_BEFORE),
     "dense_gan_concat_mnist": ("dense_gan", "mnist", "concat", DENSE_GAN_BEFORE),
+    "dense_gan_default_mnist": ("dense_gan", "mnist", "projection", ()),
     "dcgan_mnist": ("dcgan", "mnist", "projection", ()),
     "dcgan_fashion_mnist": ("dcgan", "fashion_mnist", "projection", ()),
 }

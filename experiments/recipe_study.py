@@ -18,6 +18,8 @@ import time
 
 from absl import app, flags
 
+from experiments.earlier_defaults import DENSE_GAN_BEFORE
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "dcgan", "dcgan or dense_gan (the models whose cells are below).")
 flags.DEFINE_string("dataset", "mnist", "mnist or fashion_mnist.")
@@ -55,22 +57,20 @@ DCGAN_CELLS = {
     "dcgan_ns_64": ARCHITECTURES["dcgan"] + ["--loss=non_saturating", "--image_size=64",
                                             "--image_resize=area"],
 }
-# dense_gan's defaults before this study: the article's layers with BatchNorm in G, Adam 1e-4 (the cells
-# below that start from it keep their names and results).
-DENSE_GAN_BEFORE = ["--recipe=article", "--generator_batch_norm"]
+# The cells that start from dense_gan's earlier defaults (DENSE_GAN_BEFORE) keep their names and results.
 WIDE_D = ["--discriminator_units=512,256", "--discriminator_activation=leaky_relu",
           "--discriminator_dropout=0.3"]
 DENSE_GAN_CELLS = {
     "article": ["--recipe=article"],
-    "default_ns": DENSE_GAN_BEFORE,
-    "ns_r1": DENSE_GAN_BEFORE + ["--r1_gamma=1", "--r1_every=4"],
-    "hinge": DENSE_GAN_BEFORE + ["--loss=hinge"],
-    "hinge_sn": DENSE_GAN_BEFORE + ["--loss=hinge", "--spectral_norm"],
-    "least_squares": DENSE_GAN_BEFORE + ["--loss=least_squares"],
+    "default_ns": list(DENSE_GAN_BEFORE),
+    "ns_r1": [*DENSE_GAN_BEFORE, "--r1_gamma=1", "--r1_every=4"],
+    "hinge": [*DENSE_GAN_BEFORE, "--loss=hinge"],
+    "hinge_sn": [*DENSE_GAN_BEFORE, "--loss=hinge", "--spectral_norm"],
+    "least_squares": [*DENSE_GAN_BEFORE, "--loss=least_squares"],
     # A stronger D: the article's two ReLU layers of 128 units see speckle-free digits and speckled ones
     # alike (docs/dense_gan.md); wider, leaky, with dropout, as in most MLP GANs on MNIST.
-    "wide_d": DENSE_GAN_BEFORE + WIDE_D,
-    "wide_d_g": DENSE_GAN_BEFORE + WIDE_D + ["--generator_units=256,512,1024"],
+    "wide_d": [*DENSE_GAN_BEFORE, *WIDE_D],
+    "wide_d_g": [*DENSE_GAN_BEFORE, *WIDE_D, "--generator_units=256,512,1024"],
     # wide_d_g at Adam 2e-4: today's defaults
     "wide_d_g_lr2": [],
 }

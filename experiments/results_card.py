@@ -19,18 +19,23 @@ HEADER = ("| model | dataset | FID | KID | precision | recall | coverage | image
 
 
 def training_wall_seconds(logdir):
-  """Seconds from the opening of the run's first TensorBoard file to its last summary.
+  """Seconds the run's training loop ran: per TensorBoard file, from its opening to its last summary,
+  summed over the files.
 
-  Each file starts with a version record written when the trainer opens it, just before the loop, so
-  this spans the training loop (and any resumes), not the process start-up.
+  Each process that trains or resumes the run writes its own file, starting with a version record
+  written just before the loop; summing per file leaves out process start-up and the time between an
+  interruption and its resume.
   """
   import tensorflow as tf
-  paths = glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
-  times = [tf.compat.v1.Event.FromString(record.numpy()).wall_time
-           for record in tf.data.TFRecordDataset(paths)] if paths else []
-  if not times:
+  spans = []
+  for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
+    times = [tf.compat.v1.Event.FromString(record.numpy()).wall_time
+             for record in tf.data.TFRecordDataset(path)]
+    if times:
+      spans.append(max(times) - min(times))
+  if not spans:
     raise ValueError(f"No TensorBoard events in {logdir}: was it trained by zoo.train?")
-  return max(times) - min(times)
+  return sum(spans)
 
 
 def hardware():
