@@ -63,13 +63,56 @@ def test_parameter_counts_match_the_articles_layers(tmp_path):
   decoder = 9 * 128 * 64 + 64 + 9 * 64 * 32 + 32 + 9 * 32 * 1 + 1
   assert autoencoder_gan.build_autoencoder(config, MNIST_SHAPE).count_params() == encoder + decoder
   assert autoencoder_gan.build_generator(config, MNIST_SHAPE).count_params() == 100 * 6272 + 6272 + decoder
+  article = resolved(tmp_path, recipe="article")
   d_params = 9 * 1 * 64 + 64 + 9 * 64 * 128 + 128 + 28 * 28 * 128 + 1  # no stride: Flatten of 28x28x128
-  assert autoencoder_gan.build_discriminator(config, MNIST_SHAPE).count_params() == d_params
+  assert autoencoder_gan.build_discriminator(article, MNIST_SHAPE).count_params() == d_params
+  # The strided D: 4x4 kernels, no bias before BatchNorm (4 numbers per channel), Flatten of 7x7x128.
+  strided = 16 * 1 * 64 + 64 + 16 * 64 * 128 + 4 * 128 + 7 * 7 * 128 + 1
+  assert autoencoder_gan.build_discriminator(config, MNIST_SHAPE).count_params() == strided
+
+
+def _layer_list(model):
+  """(class, filters or units, kernel size, strides, activation) of each layer after the input."""
+  rows = []
+  for layer in model.layers[1:]:
+    cfg = layer.get_config()
+    rows.append((type(layer).__name__, cfg.get("filters", cfg.get("units")), cfg.get("kernel_size"),
+                 cfg.get("strides"), cfg.get("activation")))
+  return rows
+
+
+def test_article_recipe_builds_the_articles_discriminator(tmp_path):
+  # ../shared/SPEC.md section 3: Conv(64,3) relu -> Conv(128,3) relu -> Flatten -> Dense(1) (sigmoid in the loss).
+  discriminator = autoencoder_gan.build_discriminator(resolved(tmp_path, recipe="article"), MNIST_SHAPE)
+  assert _layer_list(discriminator) == [
+      ("Conv2D", 64, (3, 3), (1, 1), "relu"), ("Conv2D", 128, (3, 3), (1, 1), "relu"),
+      ("Flatten", None, None, None, None), ("Dense", 1, None, None, "linear")]
+
+
+def test_default_discriminator_is_strided_with_batchnorm(tmp_path):
+  discriminator = autoencoder_gan.build_discriminator(resolved(tmp_path), MNIST_SHAPE)
+  assert _layer_list(discriminator) == [
+      ("Conv2D", 64, (4, 4), (2, 2), "linear"), ("LeakyReLU", None, None, None, None),
+      ("Conv2D", 128, (4, 4), (2, 2), "linear"), ("BatchNormalization", None, None, None, None),
+      ("LeakyReLU", None, None, None, None), ("Flatten", None, None, None, None),
+      ("Dense", 1, None, None, "linear")]
+  assert discriminator(tf.zeros((2,) + MNIST_SHAPE)).shape == (2, 1)
 
 
 def test_image_sides_must_be_multiples_of_four(tmp_path):
   with pytest.raises(ValueError, match="multiples of 4"):
     autoencoder_gan.build_generator(resolved(tmp_path), (30, 30, 1))
+
+
+@pytest.mark.parametrize("penalty", ["r1_gamma", "r2_gamma", "gp_weight"])
+def test_penalties_on_the_batchnorm_discriminator_are_refused_in_one_line(tmp_path, penalty):
+  with pytest.raises(ValueError, match=f"--{penalty} penalise.*--nodiscriminator_batchnorm"):
+    autoencoder_gan.check_options(resolved(tmp_path, **{penalty: 1.0}), MNIST_SHAPE)
+  for plain in ({"discriminator_batchnorm": False}, {"discriminator": "article"}):
+    autoencoder_gan.check_options(resolved(tmp_path, **{penalty: 1.0}, options=plain), MNIST_SHAPE)
+  without_norm = resolved(tmp_path, options={"discriminator_batchnorm": False})
+  assert not any(type(layer).__name__ == "BatchNormalization"
+                 for layer in autoencoder_gan.build_discriminator(without_norm, MNIST_SHAPE).layers)
 
 
 @pytest.mark.parametrize("option,value", [("pretrain_steps", -1), ("pretrain_learning_rate", 0.0)])

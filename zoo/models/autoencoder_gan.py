@@ -15,25 +15,25 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from zoo import layers as zoo_layers
 from zoo.models.registry import ModelSpec, Option, Pretraining, register
 
 DEFAULTS = {
     "dataset": "mnist",
     "latent_dim": 100,
-    # D convolves at the full 28x28 (the article's D has no stride), which makes a step cost ~0.2 s at
-    # batch 64 on an idle 2-core CPU and several times that when it is shared. The budget below was
-    # sized for the 12-run ablation to fit 45 minutes here (it took 77 under a load average of 18-31,
-    # docs/autoencoder_gan.md); batch 32 buys twice the updates of 64 for the same compute, which matters
-    # more this early in GAN training.
+    # Sized by measurement on one vCPU of a 2-core CPU (docs/autoencoder_gan.md): with the strided D a
+    # GAN step at batch 32 costs ~0.12 s, so 6,000 steps take ~13 minutes with the pretraining. Batch 32
+    # buys twice the updates of 64 for the same compute, which matters more this early in GAN training.
     "batch_size": 32,
-    "steps": 300,                   # adversarial steps (9,600 images); the pretraining steps come first
+    "steps": 6000,                  # adversarial steps (192,000 images); the pretraining steps come first
     # The article trains its GAN with Keras' default Adam (1e-3); the usual GAN setting is steadier.
     "g_learning_rate": 2e-4,
     "d_learning_rate": 2e-4,
     "beta_1": 0.5,
-    "log_every": 50,
-    "image_every": 50,
-    "checkpoint_every": 100,
+    "ema_decay": 0.999,
+    "log_every": 100,
+    "image_every": 250,
+    "checkpoint_every": 500,
 }
 # Separate real and fake D passes are the faster setting for convolutional models on CPUs
 # (docs/performance.md); the precision follows the host (--precision=auto).
@@ -49,6 +49,11 @@ OPTIONS = {
     "pretrain_learning_rate": Option(1e-3, "Adam learning rate of the pretraining phase."),
     "init_from_decoder": Option(True, "Start G's conv layers from the pretrained decoder (the article's "
                                 "idea; false is the ablation's control arm)."),
+    "discriminator": Option("strided", "article: Conv(64, 3) relu -> Conv(128, 3) relu at full size; "
+                            "strided: the same filters at 4x4 stride 2, LeakyReLU, BatchNorm on the second, "
+                            "N(0, 0.02) init (the DCGAN paper's D).", choices=("article", "strided")),
+    "discriminator_batchnorm": Option(True, "BatchNorm in the strided D (off for --r1_gamma, --r2_gamma and "
+                                      "--gp_weight, which need each image's own input gradient)."),
 }
 
 ENCODER_LAYERS = ((32, 1), (64, 2), (128, 2))     # (filters, stride) of each Conv(f, 3) relu
@@ -56,9 +61,15 @@ DECODER_LAYERS = ((64, 2), (32, 2))               # (filters, stride) of each Co
 CODE_FILTERS = ENCODER_LAYERS[-1][0]
 DOWNSAMPLING = 4                                  # two stride-2 layers: 28x28 <-> 7x7
 DISCRIMINATOR_FILTERS = (64, 128)                 # the article's D: no stride, 28x28 throughout
+LEAKY_SLOPE = 0.2
 # The generator's layers carry the decoder's names, so the copy can match them one to one.
 DECODER_LAYER_NAMES = tuple(f"decoder_conv_transpose_{i}" for i in range(len(DECODER_LAYERS))) + (
     "decoder_to_image",)
+
+
+# The article's networks: every departure above undone that the article defines (its GAN optimiser and
+# budget are undefined, its encoder's missing strides are needed to run at all).
+ARTICLE = {"ema_decay": 0.0, "options": {"discriminator": "article"}}
 
 
 def code_shape(image_shape):
@@ -106,6 +117,10 @@ def check_options(config, image_shape):
     raise ValueError(f"--pretrain_steps must be 0 (no pretraining) or more, got {options['pretrain_steps']}.")
   if options["pretrain_learning_rate"] <= 0:
     raise ValueError(f"--pretrain_learning_rate must be positive, got {options['pretrain_learning_rate']}.")
+  penalties = [f"--{name}" for name in ("r1_gamma", "r2_gamma", "gp_weight") if getattr(config, name)]
+  if penalties and options["discriminator"] == "strided" and options["discriminator_batchnorm"]:
+    raise ValueError(f"{', '.join(penalties)} penalise each image's input gradient, which D's BatchNorm "
+                     "mixes across the batch: add --nodiscriminator_batchnorm or --discriminator=article.")
 
 
 def build_generator(config, image_shape):
@@ -116,12 +131,33 @@ def build_generator(config, image_shape):
   return keras.Model(z, _decoder_layers(x, image_shape[-1]), name="autoencoder_gan_generator")
 
 
-def build_discriminator(config, image_shape):
-  del config
-  images = keras.Input(image_shape, name="images")
-  x = images
+def _article_discriminator_layers(x):
   for filters in DISCRIMINATOR_FILTERS:
     x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+  return x
+
+
+def _strided_discriminator_layers(x, batchnorm):
+  """The DCGAN paper's D with the article's filters: 4x less area per layer, and BatchNorm, which is what
+  made dcgan cover every class (docs/recipe.md)."""
+  init = keras.initializers.RandomNormal(stddev=0.02)
+  for i, filters in enumerate(DISCRIMINATOR_FILTERS):
+    normalised = batchnorm and i > 0
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init,
+                      use_bias=not normalised)(x)
+    if normalised:
+      x = zoo_layers.BatchNormalization(
+          synchronized=tf.distribute.get_strategy().num_replicas_in_sync > 1)(x)
+    x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+  return x
+
+
+def build_discriminator(config, image_shape):
+  images = keras.Input(image_shape, name="images")
+  if config.options["discriminator"] == "article":
+    x = _article_discriminator_layers(images)
+  else:
+    x = _strided_discriminator_layers(images, config.options["discriminator_batchnorm"])
   x = layers.Flatten()(x)
   logits = layers.Dense(1, dtype="float32")(x)  # [B, 1]; the article's sigmoid moves into the loss
   return keras.Model(images, logits, name="autoencoder_gan_discriminator")
@@ -163,8 +199,11 @@ SPEC = register(ModelSpec(
     defaults=DEFAULTS,
     options=OPTIONS,
     tuning=TUNING,
+    recipes={"article": ARTICLE},
     check_options=check_options,
-    smoke={"options": {"pretrain_steps": 2}},
+    # The contract tests' penalties need a D without BatchNorm; the variant covers the default D.
+    smoke={"options": {"pretrain_steps": 2, "discriminator_batchnorm": False}},
+    variants={"default": {}, "batchnorm_d": {"options": {"discriminator_batchnorm": True}}},
     pixel_range="unit",  # the article's sigmoid output and binary cross-entropy need [0, 1]
     pretraining=Pretraining(
         name="autoencoder",
