@@ -178,3 +178,30 @@ def test_mean_chroma_and_the_vae_read_the_folder_at_its_size():
   degraded, clean = next(iter(baselines.vae_batches(dataclasses.replace(config, batch_size=4))))
   assert degraded.shape == clean.shape == (4,) + SHAPE
   np.testing.assert_allclose(degraded[..., 0], degraded[..., 2])  # the VAE learns from luma inputs
+
+
+# ---- dcgan trains at 64x64x3 on the photo patches and resumes exactly ----------------------------------
+
+def test_dcgan_trains_64x64_rgb_on_the_photo_folder_and_resumes_bit_exactly(tmp_path):
+  from tests.test_resume import checkpoint_values
+  from zoo import training
+
+  def run(name, steps):
+    # the command of docs/dcgan.md's photo run, at a few steps of a small batch
+    config = config_lib.resolve("dcgan", str(tmp_path / name), {
+        "dataset": "folder", "data_dir": photo_patch_dir(), "image_size": 64, "image_resize": "area",
+        "augment": "translation,cutout,color", "batch_size": 8, "steps": steps, "checkpoint_every": 2,
+        "steps_per_call": 1, "log_every": 1, "image_every": 4, "num_grid_images": 4,
+        "options": {"discriminator_convolutions": 4}})
+    training.fit(config, log=lambda *_: None)
+    return config
+
+  whole = run("whole", 4)
+  run("split", 2)
+  run("split", 4)  # a new trainer: restores step 2 and continues
+  resumed, expected = checkpoint_values(str(tmp_path / "split")), checkpoint_values(whole.logdir)
+  assert resumed.keys() == expected.keys() and len(expected) > 20
+  for name in expected:
+    np.testing.assert_array_equal(resumed[name], expected[name], err_msg=name)
+  image = tf.io.decode_png(tf.io.read_file(str(tmp_path / "whole" / "samples" / "step_00000004.png")))
+  assert image.shape[-1] == 3 and image.shape[0] > 2 * 64  # a 2x2 grid of 64x64 RGB samples
