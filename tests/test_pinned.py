@@ -23,7 +23,8 @@ PINNED = os.path.join(os.path.dirname(__file__), "pinned_weights.json")
 LEGACY = {"image_resize": "area", "ema_decay": 0.0}
 LEGACY_OPTIONS = {"dcgan": {"generator_filters": 512, "generator_conv_bias": True},
                   "dense_gan": {"generator_units": (128, 128, 1024), "discriminator_units": (128, 128),
-                                "discriminator_activation": "relu", "discriminator_dropout": 0.0}}
+                                "discriminator_activation": "relu", "discriminator_dropout": 0.0},
+                  "autoencoder_gan": {"discriminator": "article"}}
 
 with open(PINNED) as f:
   CASES = json.load(f)
