@@ -24,7 +24,7 @@ files of JPEG (~3.8 bpp) and WebP (~1.0 bpp); e.g. MNIST xhigh 0.81 bpp, PSNR 23
 WebP quality 0 at 1.02 bpp, PSNR 23.13, FID 4.21.
 
 Image folders (docs/data.md) are coded the same way with `--folder=PATH` and a folder dataset name, e.g.
-real RGB photo patches (scores not yet in docs/compression_gan.md):
+real RGB photo patches (scores in docs/compression_gan.md, "Real RGB photos"):
 
   python -m experiments.compression_rd --datasets=folder_rgb --folder=runs/photo_patches
 

@@ -22,7 +22,7 @@ results-card rows of docs/results.md. Expected result (the table in docs/image_g
 denoise GAN PSNR 21.85 dB, SSIM 0.894, FID 5.24; MNIST inpaint mean fill FID 71.2, GAN 66.8.
 
 Image folders (docs/data.md) are scored the same way with `--folder=PATH` and a folder dataset name, e.g.
-colourisation of real RGB photo patches (scores not yet in docs/image_gan.md):
+colourisation of real RGB photo patches (scores in docs/image_gan.md, "Colourisation of real RGB photos"):
 
   python -m zoo.photo_patches --out=runs/photo_patches --size=64 --num=4000 --num_test=1000 --seed=0
   python -m zoo.train --model=image_gan --task=colorize --dataset=folder_rgb --data_dir=runs/photo_patches \

@@ -17,8 +17,10 @@ of chelsea (a photo no train patch comes from), 64x64 RGB (docs/data.md). Every 
 held-out test patches. FID is left out: it needs Inception-v3 weights, which cannot be downloaded here.
 Writes what the two experiments write (docs/figures/image_gan_photo_patches_colorize.png,
 docs/figures/compression_gan_{rd,matched}_photo_patches.{png,json}; scores under runs/) and prints their
-tables and docs/results.md rows. Its results are not yet in docs/image_gan.md, docs/compression_gan.md
-or docs/results.md.
+tables and docs/results.md rows. Measured (docs/results.md, "Real RGB photos"): colorize PSNR 17.92 /
+SSIM 0.848, below luma + mean chroma (22.80 / 0.946); the low codec point 0.099 bpp at 15.86 dB, against
+WebP's smallest file, 0.273 bpp at 25.07 dB. The high point was not trained (`--points=low` scores the
+low one alone).
 """
 import os
 import subprocess
