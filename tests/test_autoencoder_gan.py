@@ -82,7 +82,7 @@ def _layer_list(model):
 
 
 def test_article_recipe_builds_the_articles_discriminator(tmp_path):
-  # ../shared/SPEC.md section 3: Conv(64,3) relu -> Conv(128,3) relu -> Flatten -> Dense(1) (sigmoid in the loss).
+  # ../shared/SPEC.md section 3: Conv(64,3) relu, Conv(128,3) relu, Flatten, Dense(1) (its sigmoid: the loss).
   discriminator = autoencoder_gan.build_discriminator(resolved(tmp_path, recipe="article"), MNIST_SHAPE)
   assert _layer_list(discriminator) == [
       ("Conv2D", 64, (3, 3), (1, 1), "relu"), ("Conv2D", 128, (3, 3), (1, 1), "relu"),
