@@ -117,6 +117,16 @@ class BatchNormalization(_KernelChoice, keras.layers.BatchNormalization):
             and self.epsilon >= 1.001e-5)
 
 
+def replica_batch_norm(**kwargs):
+  """A BatchNormalization that normalises over the global batch when there are several replicas.
+
+  Without it 2 replicas would train a different model than 1; synchronising costs a cross-replica
+  reduction, so it is only switched on when needed.
+  """
+  replicas = tf.distribute.get_strategy().num_replicas_in_sync
+  return BatchNormalization(synchronized=replicas > 1, **kwargs)
+
+
 @functools.lru_cache(maxsize=None)
 def cpu_kernel_library() -> str:
   """'onednn' if TensorFlow runs oneDNN's CPU kernels in this process, 'eigen' if its own, else 'unknown'.

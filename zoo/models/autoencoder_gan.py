@@ -18,6 +18,7 @@ from keras import layers
 
 from zoo import layers as zoo_layers
 from zoo.models.registry import ModelSpec, Option, Pretraining, register
+from zoo.recipe import regularizers
 
 DEFAULTS = {
     "dataset": "mnist",
@@ -118,10 +119,8 @@ def check_options(config, image_shape):
     raise ValueError(f"--pretrain_steps must be 0 (no pretraining) or more, got {options['pretrain_steps']}.")
   if options["pretrain_learning_rate"] <= 0:
     raise ValueError(f"--pretrain_learning_rate must be positive, got {options['pretrain_learning_rate']}.")
-  penalties = [f"--{name}" for name in ("r1_gamma", "r2_gamma", "gp_weight") if getattr(config, name)]
-  if penalties and options["discriminator"] == "strided" and options["discriminator_batchnorm"]:
-    raise ValueError(f"{', '.join(penalties)} penalise each image's input gradient, which D's BatchNorm "
-                     "mixes across the batch: add --nodiscriminator_batchnorm or --discriminator=article.")
+  if options["discriminator"] == "strided" and options["discriminator_batchnorm"]:
+    regularizers.refuse_with_batchnorm(config, "add --nodiscriminator_batchnorm or --discriminator=article")
 
 
 def build_generator(config, image_shape):
@@ -147,8 +146,7 @@ def _strided_discriminator_layers(x, batchnorm):
     x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init,
                       use_bias=not normalised)(x)
     if normalised:
-      x = zoo_layers.BatchNormalization(
-          synchronized=tf.distribute.get_strategy().num_replicas_in_sync > 1)(x)
+      x = zoo_layers.replica_batch_norm()(x)
     x = layers.LeakyReLU(LEAKY_SLOPE)(x)
   return x
 

@@ -14,12 +14,12 @@ Two configurations (docs/dcgan.md says why):
 The layers whose Keras kernels are slow on CPUs come from zoo/layers.py (same weights and arithmetic).
 """
 import keras
-import tensorflow as tf
 from keras import layers
 
 from zoo import layers as zoo_layers
 from zoo.models import conditioning
 from zoo.models.registry import ModelSpec, Option, images_and_label, noise_and_label, register
+from zoo.recipe import regularizers
 
 DEFAULTS = {
     # What trains well on a 2-core CPU (docs/recipe.md): the standard DCGAN recipe (pytorch/examples, the
@@ -103,11 +103,9 @@ def check_options(config, image_shape):
     raise ValueError(f"--discriminator_dropout must be in [0, 1), got {dropout}.")
   if config.options["generator_l2"] < 0:
     raise ValueError(f"--generator_l2 must be 0 or more, got {config.options['generator_l2']}.")
-  penalties = [f"--{name}" for name in ("r1_gamma", "r2_gamma", "gp_weight") if getattr(config, name)]
   options = config.options
-  if penalties and options["discriminator_batchnorm"] and options["discriminator_convolutions"] > 1:
-    raise ValueError(f"{', '.join(penalties)} penalise each image's input gradient, which D's BatchNorm "
-                     "mixes across the batch: add --nodiscriminator_batchnorm (docs/recipe.md).")
+  if options["discriminator_batchnorm"] and options["discriminator_convolutions"] > 1:
+    regularizers.refuse_with_batchnorm(config, "add --nodiscriminator_batchnorm (docs/recipe.md)")
   conditioning.check_options(config, image_shape)
 
 
@@ -117,18 +115,12 @@ def _initializer(config):
   return config.options["weight_init"]
 
 
-def _batch_norm(**kwargs):
-  # Replicas must normalise over the global batch, or 2 replicas would train a different model
-  # than 1; synchronising costs a cross-replica reduction, so it is only switched on when needed.
-  replicas = tf.distribute.get_strategy().num_replicas_in_sync
-  return zoo_layers.BatchNormalization(synchronized=replicas > 1, **kwargs)
-
-
 def _generator_batch_norm(config, x, label):
   """G's BatchNorm; per-class scale and offset in a conditional run with conditional_batchnorm."""
   if label is None or not config.options["conditional_batchnorm"]:
-    return _batch_norm()(x)
-  return conditioning.conditional_batch_norm(x, label, conditioning.num_classes(config), _batch_norm)
+    return zoo_layers.replica_batch_norm()(x)
+  return conditioning.conditional_batch_norm(x, label, conditioning.num_classes(config),
+                                            zoo_layers.replica_batch_norm)
 
 
 def build_generator(config, image_shape):
@@ -170,7 +162,7 @@ def build_discriminator(config, image_shape):
     x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init,
                       use_bias=not normalized)(x)
     if normalized:
-      x = _batch_norm()(x)
+      x = zoo_layers.replica_batch_norm()(x)
     x = zoo_layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)
     x = zoo_layers.Dropout(dropout_rate)(x)
   x = layers.Flatten()(x)
