@@ -159,8 +159,8 @@ def build_discriminator(config, image_shape):
     normalized = i > 0 and config.options["discriminator_batchnorm"]
     # BatchNorm's offset makes a bias before it redundant (its gradient is rounding noise, which Adam
     # turns into steps of random sign).
-    x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init,
-                      use_bias=not normalized)(x)
+    x = zoo_layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init,
+                          use_bias=not normalized)(x)
     if normalized:
       x = zoo_layers.replica_batch_norm()(x)
     x = zoo_layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)
