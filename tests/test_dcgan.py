@@ -159,8 +159,8 @@ def _two_steps(strategy, config, spec, initial, batch):
 
 def test_zoo_layers_train_as_keras_layers_do(tmp_path, data_dir):
   # float32 and no dropout: the two differ only in summation order (the fused BatchNorms, LeakyReLU's
-  # gradient read from its output; the matrix-product transposed convolution is bfloat16-only and
-  # tested in tests/test_layers.py).
+  # gradient read from its output and, on CPUs running TensorFlow's Eigen kernels, the convolutions'
+  # matrix-product paths, each tested against Keras in tests/test_layers.py).
   config = mnist_config(tmp_path, data_dir, precision="float32", options={"discriminator_dropout": "0"})
   strategy = tf.distribute.get_strategy()
   fast_trainer = training.GANTrainer(config, spec=dcgan.SPEC)
