@@ -1,18 +1,13 @@
 """The sample grid, training-progress GIF and loss curves of a dcgan run, for docs/dcgan.md.
 
   TF_CPP_MIN_LOG_LEVEL=2 python -m zoo.train --model=dcgan --dataset=mnist \
-      --data_dir=../shared/tensorflow_datasets --logdir=runs/dcgan_mnist \
-      --checkpoint_every=100 --keep_checkpoints=11            # ~5.5 min on the idle 2-core CPU
-  python -m experiments.dcgan_figures --logdir=runs/dcgan_mnist --name=mnist   # ~10 s
+      --data_dir=../shared/tensorflow_datasets --logdir=runs/dcgan_mnist
+  python -m experiments.dcgan_figures --logdir=runs/dcgan_mnist --name=default_mnist   # ~10 s
 
 (the same with fashion_mnist). Reads what the trainer wrote: the fixed-noise grids
-`samples/step_XXXXXXXX.png` (every `image_every` = 100 steps) and the TensorBoard scalars; writes
-docs/figures/dcgan_<name>_{samples.png, progress.gif, losses.png}, each well under 1 MB.
-Expected result at the defaults (commit 861406c), MNIST, 1000 steps: thin vertical strokes from 3
-digit classes (FID 266, docs/dcgan.md); D(x) falls from ~0.73 to ~0.5 and D(G(z)) rises to ~0.49
-within ~20,000 images, after which d_loss stays at 1.33-1.41 (2 ln 2 = 1.39): D cannot tell G's
-samples from digits. With --discriminator_convolutions=4 (the DCGAN paper's D depth): varied,
-recognisable digits, D stays ahead (D(x) ~0.55-0.65, D(G(z)) ~0.35-0.44).
+`samples/step_XXXXXXXX.png` (every `image_every` steps) and the TensorBoard scalars; writes
+docs/figures/dcgan_<name>_{samples.png, progress.gif, losses.png}, each well under 1 MB. What the
+figures of the default runs show, with their scores: docs/dcgan.md "Results at the defaults".
 """
 import os
 
