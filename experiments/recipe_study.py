@@ -117,15 +117,22 @@ def _logdir(cell, seed):
 
 
 def table():
-  rows = [json.loads(line) for line in open(os.path.join(FLAGS.root, RESULTS))]
-  print("| model | dataset | cell | seed | EMA | FID | recall | precision | classes | images | train time "
-        "| load |")
-  print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-  for r in sorted(rows, key=lambda r: (r.get("model", "dcgan"), r["dataset"], r["fid"])):
-    print(f"| {r.get('model', 'dcgan')} | {r['dataset']} | {r['cell']} | {r['seed']} | "
-          f"{'yes' if r['ema'] else 'no'} | {r['fid']:.2f} | {r['recall']:.3f} | {r['precision']:.3f} | "
-          f"{r.get('modes_covered', '-')} | {r['images']:,} | {r['train_seconds'] / 60:.1f} min | "
-          f"{r['load']} |")
+  """One row per finished run (both generators scored): its EMA generator's scores, then its raw G's."""
+  runs = {}
+  for line in open(os.path.join(FLAGS.root, RESULTS)):
+    record = json.loads(line)
+    key = (record.get("model", "dcgan"), record["dataset"], record["cell"], record["seed"])
+    runs.setdefault(key, {})["ema" if record["ema"] else "raw"] = record
+  runs = {key: run for key, run in runs.items() if len(run) == 2}
+  print("| model | dataset | cell | seed | FID | recall | precision | classes | raw G: FID | recall | classes "
+        "| images | train time | load |")
+  print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+  for (model, dataset, cell, seed), run in sorted(runs.items(), key=lambda kv: (kv[0][:2], kv[1]["ema"]["fid"])):
+    ema, raw = run["ema"], run["raw"]
+    print(f"| {model} | {dataset} | {cell} | {seed} | {ema['fid']:.2f} | {ema['recall']:.3f} | "
+          f"{ema['precision']:.3f} | {ema.get('modes_covered', '-')} | {raw['fid']:.2f} | {raw['recall']:.3f} | "
+          f"{raw.get('modes_covered', '-')} | {ema['images']:,} | {ema['train_seconds'] / 60:.1f} min | "
+          f"{ema['load']} |")
 
 
 def main(argv):
