@@ -124,15 +124,16 @@ def table():
     key = (record.get("model", "dcgan"), record["dataset"], record["cell"], record["seed"])
     runs.setdefault(key, {})["ema" if record["ema"] else "raw"] = record
   runs = {key: run for key, run in runs.items() if len(run) == 2}
-  print("| model | dataset | cell | seed | FID | recall | precision | classes | raw G: FID | recall | classes "
-        "| images | train time | load |")
+  print("| model | dataset | cell | seed | FID | recall | precision | classes | raw G: FID | recall "
+        "| classes | images | train time | load |")
   print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-  for (model, dataset, cell, seed), run in sorted(runs.items(), key=lambda kv: (kv[0][:2], kv[1]["ema"]["fid"])):
+  by_dataset_then_fid = lambda kv: (kv[0][:2], kv[1]["ema"]["fid"])  # noqa: E731
+  for (model, dataset, cell, seed), run in sorted(runs.items(), key=by_dataset_then_fid):
     ema, raw = run["ema"], run["raw"]
     print(f"| {model} | {dataset} | {cell} | {seed} | {ema['fid']:.2f} | {ema['recall']:.3f} | "
-          f"{ema['precision']:.3f} | {ema.get('modes_covered', '-')} | {raw['fid']:.2f} | {raw['recall']:.3f} | "
-          f"{raw.get('modes_covered', '-')} | {ema['images']:,} | {ema['train_seconds'] / 60:.1f} min | "
-          f"{ema['load']} |")
+          f"{ema['precision']:.3f} | {ema.get('modes_covered', '-')} | {raw['fid']:.2f} | "
+          f"{raw['recall']:.3f} | {raw.get('modes_covered', '-')} | {ema['images']:,} | "
+          f"{ema['train_seconds'] / 60:.1f} min | {ema['load']} |")
 
 
 def main(argv):
