@@ -127,13 +127,17 @@ def table():
   print("| model | dataset | cell | seed | FID | recall | precision | classes | raw G: FID | recall "
         "| classes | images | train time | load |")
   print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-  by_dataset_then_fid = lambda kv: (kv[0][:2], kv[1]["ema"]["fid"])  # noqa: E731
-  for (model, dataset, cell, seed), run in sorted(runs.items(), key=by_dataset_then_fid):
+  for (model, dataset, cell, seed), run in sorted(runs.items(), key=_by_dataset_then_fid):
     ema, raw = run["ema"], run["raw"]
     print(f"| {model} | {dataset} | {cell} | {seed} | {ema['fid']:.2f} | {ema['recall']:.3f} | "
           f"{ema['precision']:.3f} | {ema.get('modes_covered', '-')} | {raw['fid']:.2f} | "
           f"{raw['recall']:.3f} | {raw.get('modes_covered', '-')} | {ema['images']:,} | "
           f"{ema['train_seconds'] / 60:.1f} min | {ema['load']} |")
+
+
+def _by_dataset_then_fid(item):
+  (model, dataset, _, _), run = item
+  return model, dataset, run["ema"]["fid"]
 
 
 def main(argv):

@@ -18,7 +18,7 @@ import tensorflow as tf
 # times zero. Next to the GP's target norm 1, eps is far below float32's resolution (1.2e-7), so it
 # leaves any norm that matters unchanged.
 _NORM_EPSILON = 1e-12
-PENALTY_FLAGS = ("r1_gamma", "r2_gamma", "gp_weight")
+_PENALTY_FLAGS = ("r1_gamma", "r2_gamma", "gp_weight")
 
 
 def refuse_with_batchnorm(config, fix):
@@ -26,7 +26,7 @@ def refuse_with_batchnorm(config, fix):
 
   The penalties need each image's own input gradient (see above), which BatchNorm mixes across the batch.
   """
-  penalties = [f"--{name}" for name in PENALTY_FLAGS if getattr(config, name)]
+  penalties = [f"--{name}" for name in _PENALTY_FLAGS if getattr(config, name)]
   if penalties:
     raise ValueError(f"{', '.join(penalties)} penalise each image's input gradient, which D's BatchNorm "
                      f"mixes across the batch: {fix}.")
