@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import REPO
-from tests.helpers import assert_one_and_two_replicas_agree, model_variants, smoke_config
+from tests.helpers import assert_one_and_two_replicas_agree, checkpoint_values, model_variants, smoke_config
 from zoo import data
 from zoo import models
 from zoo import pixels
@@ -33,12 +33,6 @@ def smoke_run(request, tmp_path_factory):
   config = smoke_config(model, variant, tmp_path_factory.mktemp(f"{model}-{variant}"))
   training.fit(config, log=lambda *_: None)
   return models.get_model(model), config
-
-
-def checkpoint_values(logdir):
-  reader = tf.train.load_checkpoint(runs.latest_checkpoint(logdir))
-  return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-          if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
 
 
 @pytest.mark.parametrize("model,variant", VARIANTS, ids=IDS)
@@ -76,17 +70,37 @@ def test_one_and_two_replicas_give_the_same_update(model, variant, tmp_path):
 
 @pytest.mark.parametrize("model,variant", VARIANTS, ids=IDS)
 def test_resume_is_bit_exact(model, variant, tmp_path):
-  quiet = dict(log=lambda *_: None)
-  whole = smoke_config(model, variant, tmp_path / "whole", steps=4)
-  training.fit(whole, **quiet)
-  training.fit(smoke_config(model, variant, tmp_path / "split", steps=2), **quiet)
-  split = smoke_config(model, variant, tmp_path / "split", steps=4)
-  training.fit(split, **quiet)  # a new trainer: restores step 2, continues to 4
-  resumed, expected = checkpoint_values(split.logdir), checkpoint_values(whole.logdir)
-  assert resumed.keys() == expected.keys()
-  for name in expected:
-    np.testing.assert_array_equal(resumed[name], expected[name], err_msg=name)
+  expected = assert_resume_is_bit_exact(
+      lambda logdir, steps: smoke_config(model, variant, logdir, steps=steps), tmp_path)
   assert int(expected[runs.GAN_STEP_KEY]) == 4
+
+
+def assert_resume_is_bit_exact(make_config, tmp_path):
+  """4 steps in one go and 2 steps then a resume to 4 end at the same checkpoint, bit for bit.
+
+  TensorFlow's CPU kernels now and then round a run differently from the next on the same inputs: one
+  CI run failed here, and 1 of 14 fresh processes training image_gan's penalty recipe for 4 steps ended
+  at a checkpoint that rounding had moved away from the other 13, identical ones. A broken resume
+  differs on every attempt, so a second attempt tells the two apart. Returns the uninterrupted run's
+  values.
+  """
+  for attempt in range(2):
+    resumed, expected = _whole_and_split(make_config, tmp_path / f"attempt{attempt}")
+    assert resumed.keys() == expected.keys()
+    differing = [name for name in expected if not np.array_equal(resumed[name], expected[name])]
+    if not differing:
+      return expected
+  pytest.fail(f"the resumed run differs from the uninterrupted one on both attempts, in {len(differing)} "
+              f"of {len(expected)} checkpoint values: {differing[:5]}")
+
+
+def _whole_and_split(make_config, root):
+  """Checkpoint values after 2 steps plus a resume to 4, and after 4 uninterrupted steps."""
+  quiet = dict(log=lambda *_: None)
+  training.fit(make_config(root / "whole", 4), **quiet)
+  training.fit(make_config(root / "split", 2), **quiet)
+  training.fit(make_config(root / "split", 4), **quiet)  # a new trainer: restores step 2, continues to 4
+  return checkpoint_values(str(root / "split")), checkpoint_values(str(root / "whole"))
 
 
 _RUN_EXPORT_WITHOUT_THE_ZOO = """
@@ -234,16 +248,8 @@ RECIPE_IDS = [f"{model}-{variant}-{recipe}" for model, variant, recipe in RECIPE
 @pytest.mark.slow
 @pytest.mark.parametrize("model,variant,recipe", RECIPE_CASES, ids=RECIPE_IDS)
 def test_resume_is_bit_exact_with_the_recipe(model, variant, recipe, tmp_path):
-  quiet = dict(log=lambda *_: None)
-  recipe = RECIPES[recipe]
-  whole = smoke_config(model, variant, tmp_path / "whole", steps=4, **recipe)
-  training.fit(whole, **quiet)
-  training.fit(smoke_config(model, variant, tmp_path / "split", steps=2, **recipe), **quiet)
-  training.fit(smoke_config(model, variant, tmp_path / "split", steps=4, **recipe), **quiet)
-  resumed, expected = checkpoint_values(str(tmp_path / "split")), checkpoint_values(whole.logdir)
-  assert resumed.keys() == expected.keys()
-  for name in expected:
-    np.testing.assert_array_equal(resumed[name], expected[name], err_msg=name)
+  assert_resume_is_bit_exact(
+      lambda logdir, steps: smoke_config(model, variant, logdir, steps=steps, **RECIPES[recipe]), tmp_path)
 
 
 @pytest.mark.slow
