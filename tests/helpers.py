@@ -82,6 +82,14 @@ def smoke_config(model, variant, logdir, data_dir=DATA_DIR, **overrides):
   return config_lib.resolve(model, str(logdir), values)
 
 
+def checkpoint_values(logdir):
+  """Every variable of a run's latest checkpoint (weights, optimiser slots, step counters), by name."""
+  from zoo import runs
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(runs.checkpoint_dir(str(logdir))))
+  return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+          if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
 def fixed_batches(strategy, batch):
   """A distributed iterator that yields the same global batch forever."""
   return iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat()))

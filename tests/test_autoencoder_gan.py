@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from experiments import figures
-from tests.test_resume import checkpoint_values
+from tests.helpers import checkpoint_values
 from zoo import config as config_lib
 from zoo import data
 from zoo import training

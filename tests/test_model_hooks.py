@@ -9,8 +9,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from tests.helpers import assert_one_and_two_replicas_agree
-from tests.test_resume import checkpoint_values
+from tests.helpers import assert_one_and_two_replicas_agree, checkpoint_values
 from zoo import config as config_lib
 from zoo import data
 from zoo import training

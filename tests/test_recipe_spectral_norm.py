@@ -1,5 +1,4 @@
 """zoo.recipe.spectral_norm: what gets wrapped, sigma against numpy's SVD, checkpoints, two replicas."""
-import contextlib
 
 import keras
 import numpy as np
@@ -13,20 +12,10 @@ from zoo.recipe import spectral_norm
 SHAPE = (8, 8, 2)
 
 
-@contextlib.contextmanager
-def _policy(name):
-  previous = keras.config.dtype_policy()
-  keras.config.set_dtype_policy(name)
-  try:
-    yield
-  finally:
-    keras.config.set_dtype_policy(previous)
-
-
 def _discriminator(seed=0, precision="float32", extras=True):
   """A small D like the zoo's: convolutions, zoo.layers' classes, BN, a float32 logit layer."""
   keras.utils.set_random_seed(seed)
-  with _policy(precision):
+  with zoo_layers.dtype_policy(precision):
     images = keras.Input(SHAPE)
     x = keras.layers.Conv2D(4, 3, strides=2, padding="same")(images)
     x = zoo_layers.LeakyReLU(negative_slope=0.2)(x)

@@ -6,15 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import QUICK_FLAGS, popen_module, run_module
+from tests.helpers import QUICK_FLAGS, checkpoint_values, popen_module, run_module
 from tests.test_trainer import tiny_config
 from zoo import training
-
-
-def checkpoint_values(logdir):
-  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints")))
-  names = [n for n in reader.get_variable_to_shape_map() if "OPTIMIZER_SLOT" in n or "/.ATTRIBUTES" in n]
-  return {name: reader.get_tensor(name) for name in names}
 
 
 def test_n_steps_then_n_more_equals_2n_uninterrupted(tmp_path, data_dir):

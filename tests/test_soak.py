@@ -22,7 +22,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import REPO
-from tests.helpers import QUICK_FLAGS
+from tests.helpers import QUICK_FLAGS, checkpoint_values
 from zoo import checkpoints
 
 STEPS = 60
@@ -148,13 +148,6 @@ def _state_after_kill(directory):
           "newer_files": newer, "temp": [name for name in names if "temp" in name]}
 
 
-def checkpoint_values(directory):
-  """Every variable of the latest checkpoint (weights, optimiser slots, step counters), by name."""
-  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(directory))
-  return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-          if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
-
-
 def _kill_chain(logdir, seed, count, reference, result):
   """Starts the run `count` times, killing it each time at a moment drawn with `seed`; fills `result`."""
   try:
@@ -218,11 +211,11 @@ def test_killed_at_random_moments_ends_bit_equal_to_an_uninterrupted_run(tmp_pat
     assert "error" not in chain, chain["error"]
   assert kills >= 20, chains
 
-  uninterrupted = checkpoint_values(os.path.join(str(tmp_path / "uninterrupted"), "checkpoints"))
+  uninterrupted = checkpoint_values(tmp_path / "uninterrupted")
   assert len(uninterrupted) > 20 and any("optimizer/_variables/" in name for name in uninterrupted)  # slots
   assert int(uninterrupted["step/.ATTRIBUTES/VARIABLE_VALUE"]) == STEPS
   for chain in chains:
-    killed = checkpoint_values(os.path.join(chain["logdir"], "checkpoints"))
+    killed = checkpoint_values(chain["logdir"])
     assert killed.keys() == uninterrupted.keys()
     for name in uninterrupted:
       np.testing.assert_array_equal(killed[name], uninterrupted[name], err_msg=name)
