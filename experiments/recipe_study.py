@@ -59,8 +59,12 @@ DCGAN_CELLS = {
     "plain_wgan_gp_paper": ARCHITECTURES["plain"] + ["--loss=wasserstein", "--gp_weight=10", "--d_steps=5",
                                                       "--d_learning_rate=1e-4", "--g_learning_rate=1e-4",
                                                       "--beta_1=0", "--beta_2=0.9"],
+    # 64x64 against 32x32. The first keeps the 32x32 D (3 convolutions, ending at 8x8 here); the second
+    # is the DCGAN paper's D at 64x64, one convolution deeper, down to 4x4.
     "dcgan_ns_64": ARCHITECTURES["dcgan"] + ["--loss=non_saturating", "--image_size=64",
                                             "--image_resize=area"],
+    "dcgan_ns_64_d4": ARCHITECTURES["dcgan"] + ["--loss=non_saturating", "--image_size=64",
+                                               "--image_resize=area", "--discriminator_convolutions=4"],
 }
 # The cells that start from dense_gan's earlier defaults (DENSE_GAN_BEFORE) keep their names and results.
 WIDE_D = ["--discriminator_units=512,256", "--discriminator_activation=leaky_relu",
