@@ -100,7 +100,7 @@ def _whole_and_split(make_config, root):
   training.fit(make_config(root / "whole", 4), **quiet)
   training.fit(make_config(root / "split", 2), **quiet)
   training.fit(make_config(root / "split", 4), **quiet)  # a new trainer: restores step 2, continues to 4
-  return checkpoint_values(str(root / "split")), checkpoint_values(str(root / "whole"))
+  return checkpoint_values(root / "split"), checkpoint_values(root / "whole")
 
 
 _RUN_EXPORT_WITHOUT_THE_ZOO = """

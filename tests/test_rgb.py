@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from experiments import baselines
-from tests.helpers import photo_patch_dir, run_module
+from tests.helpers import checkpoint_values, photo_patch_dir, run_module
 from zoo import compress
 from zoo import config as config_lib
 from zoo import data
@@ -183,7 +183,6 @@ def test_mean_chroma_and_the_vae_read_the_folder_at_its_size():
 # ---- dcgan trains at 64x64x3 on the photo patches and resumes exactly ----------------------------------
 
 def test_dcgan_trains_64x64_rgb_on_the_photo_folder_and_resumes_bit_exactly(tmp_path):
-  from tests.helpers import checkpoint_values
   from zoo import training
 
   def run(name, steps):
