@@ -7,13 +7,15 @@ from tests.conftest import REPO
 # Top to bottom; a module may import modules of its own layer or of any layer below.
 LAYERS = [
     ("command-line tools", ["zoo.train", "zoo.sample", "zoo.export", "zoo.evaluate", "zoo.restore",
-                            "zoo.compress", "zoo.photo_patches"]),
+                            "zoo.compress", "zoo.photo_patches", "zoo.emoji"]),
     ("what the tools share", ["zoo.cli", "zoo.config_flags"]),
     ("the trainer", ["zoo.training"]),
-    ("run folders, evaluation, sampling", ["zoo.runs", "zoo.checkpoints", "zoo.metrics", "zoo.sampling"]),
+    ("run folders, evaluation, sampling", ["zoo.runs", "zoo.runlock", "zoo.checkpoints", "zoo.metrics",
+                                           "zoo.sampling"]),
     ("configuration", ["zoo.config"]),
     ("models", ["zoo.models"]),
-    ("building blocks", ["zoo.recipe", "zoo.data", "zoo.layers", "zoo.optimizers", "zoo.hardware",
+    ("building blocks", ["zoo.recipe", "zoo.data", "zoo.accel", "zoo.layers", "zoo.optimizers", "zoo.hardware",
+                         "zoo.files",
                          "zoo.distribute", "zoo.images", "zoo.pixels", "zoo"]),
 ]
 
