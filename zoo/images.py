@@ -4,6 +4,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from zoo import files
+
 
 def make_grid(images: np.ndarray, columns: int = 0, padding: int = 2) -> np.ndarray:
   """Tiles uint8 images [N, H, W, C] into one uint8 image, `columns` wide (default: square)."""
@@ -23,7 +25,14 @@ def make_grid(images: np.ndarray, columns: int = 0, padding: int = 2) -> np.ndar
 
 
 def write_png(path: str, image: np.ndarray) -> None:
-  tf.io.write_file(path, tf.io.encode_png(image))
+  """Writes atomically (zoo/files.py): a failed write leaves the previous file at `path` as it was.
+
+  A URL (gs://...) goes through TensorFlow's file system, whose object stores replace objects whole."""
+  png = tf.io.encode_png(image)
+  if "://" in str(path):
+    tf.io.write_file(path, png)
+  else:
+    files.write_bytes(path, png.numpy())
 
 
 def read_png(path: str) -> np.ndarray:

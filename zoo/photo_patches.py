@@ -4,7 +4,9 @@
   python -m zoo.photo_patches --out=/tmp/patches --size=32 --num=40 --seed=1
 
 The patches are cut from public-domain and CC0 photos that ship inside the scikit-image wheel
-(`pip install scikit-image`); test patches come from other photos than train patches.
+(`pip install scikit-image`); test patches come from other photos than train patches. A patch is never
+larger than the short side of its photo unless `--upsample` allows it: such patches are enlarged photos,
+not photo detail.
 """
 from absl import flags
 
@@ -20,12 +22,35 @@ def define_flags():
   flags.DEFINE_integer("num", 4000, "Number of train patches.")
   flags.DEFINE_integer("num_test", None, "Number of test patches (default: num // 4).")
   flags.DEFINE_integer("seed", 0, "Seed of the patch positions and scales (same seed, same folder).")
+  flags.DEFINE_boolean("upsample", False, "Allow a --size above a photo's short side (its patches are then "
+                       "the whole photo, enlarged).")
+
+
+def check_size(size, shapes, upsample):
+  """One line, as an error (or, with `upsample`, a warning), when `size` exceeds a photo's short side.
+
+  `shapes` maps photo names to their [H, W, C]. Returns the warning, or None when every photo is large
+  enough."""
+  small = {name: shape for name, shape in shapes.items() if min(shape[:2]) < size}
+  if not small:
+    return None
+  largest = min(min(shape[:2]) for shape in shapes.values())
+  named = ", ".join(f"{name} {shape[1]}x{shape[0]}" for name, shape in small.items())
+  message = (f"--size={size} is larger than the short side of {len(small)} of the {len(shapes)} photos "
+             f"({named}): their patches would be whole photos enlarged")
+  if not upsample:
+    raise ValueError(f"{message}. Use --size={largest} or less, or pass --upsample to allow it.")
+  return f"warning: {message} (--upsample)."
 
 
 def main(argv):
   del argv
   from zoo.data import photos
   try:
+    warning = check_size(FLAGS.size, {p.name: photos.read_photo(p).shape for p in photos.PHOTOS},
+                         FLAGS.upsample)
+    if warning:
+      print(warning, flush=True)
     manifest = photos.build_patch_folder(FLAGS.out, FLAGS.size, FLAGS.num, FLAGS.num_test, FLAGS.seed)
   except (ValueError, ImportError, OSError) as e:
     cli.fail(e)

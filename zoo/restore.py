@@ -98,9 +98,13 @@ def read_image(path):
 
 def restore_file(logdir, in_path, out_path, degraded_out=None, seed=0):
   """Reads IN, optionally degrades it, restores it with the run's generator, writes OUT."""
-  from zoo import data, images
+  from zoo import data, files, images
   if not out_path.lower().endswith(".png"):
     raise ValueError(f"OUT must be a .png file, got {out_path!r}.")
+  files.check_not_input(out_path, in_path, flag="OUT")
+  if degraded_out:
+    files.check_not_input(degraded_out, in_path, flag="--degraded_out")
+    files.check_not_input(degraded_out, out_path, flag="--degraded_out")
   generator, config = load_restorer(logdir)
   image = read_image(in_path)
   check_image(image, in_path, data.image_shape(config.dataset, config.image_size, config.data_dir),
@@ -131,7 +135,7 @@ def restore_split(logdir, split, out_dir, data_dir=None, seed=0):
   PSNR and SSIM of the restorations and of the degraded inputs against the originals.
   """
   import numpy as np
-  from zoo import images
+  from zoo import files, images
   from zoo.metrics import fidelity
   generator, config = load_restorer(logdir)
   originals = load_split(config, split, data_dir)
@@ -141,7 +145,7 @@ def restore_split(logdir, split, out_dir, data_dir=None, seed=0):
     os.makedirs(os.path.join(out_dir, name), exist_ok=True)
     for i, image in enumerate(batch):
       images.write_png(os.path.join(out_dir, name, f"{i:05d}.png"), image)
-  np.savez_compressed(os.path.join(out_dir, "restored.npz"), images=restored)
+  files.save_npz(os.path.join(out_dir, "restored.npz"), images=restored)
   stats = {"logdir": logdir, "dataset": config.dataset, "data_dir": data_dir or config.data_dir,
            "split": split, "image_shape": list(originals.shape[1:]), "images": len(originals),
            "task": config.options["task"], "seed": seed,
@@ -149,9 +153,7 @@ def restore_split(logdir, split, out_dir, data_dir=None, seed=0):
            "ssim": float(np.mean(fidelity.ssim(originals, restored))),
            "degraded_psnr": float(np.mean(fidelity.psnr(originals, degraded))),
            "degraded_ssim": float(np.mean(fidelity.ssim(originals, degraded)))}
-  with open(os.path.join(out_dir, "stats.json"), "w") as f:
-    json.dump(stats, f, indent=2)
-    f.write("\n")
+  files.write_json(os.path.join(out_dir, "stats.json"), stats)
   return stats, originals, degraded, restored
 
 

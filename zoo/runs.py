@@ -15,7 +15,7 @@ import tensorflow as tf
 from zoo import checkpoints
 from zoo import config as config_lib
 from zoo import data
-from zoo import layers
+from zoo import hardware
 from zoo import models
 
 CHECKPOINTS = "checkpoints"
@@ -24,6 +24,7 @@ SAMPLES = "samples"
 GENERATOR = "generator"
 GENERATOR_EMA = "generator_ema"
 GAN_STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
+VANISHED_RETRIES = 3  # a trainer rotates one checkpoint per save, so a few retries always find a newer one
 
 
 def checkpoint_dir(logdir: str) -> str:
@@ -33,6 +34,10 @@ def checkpoint_dir(logdir: str) -> str:
 def load_config(logdir: str):
   if not os.path.isdir(logdir):
     raise FileNotFoundError(f"--logdir={logdir!r} is not a folder; pass a run folder written by zoo.train.")
+  if not os.path.exists(os.path.join(logdir, config_lib.CONFIG_FILE)) and os.path.isdir(checkpoint_dir(logdir)):
+    raise FileNotFoundError(f"{os.path.join(logdir, config_lib.CONFIG_FILE)} is missing, though {logdir} "
+                            "holds checkpoints: the run's config was deleted or never copied; restore it "
+                            "from a backup (its checkpoints cannot be read without it).")
   return config_lib.load(logdir)
 
 
@@ -79,19 +84,58 @@ def restore_generator(logdir: str, use_ema: bool = True, spec=None, log=print, c
   With `use_ema` (the default) a run trained with --ema_decay gives its EMA generator, the one its
   grids show; `use_ema=False` gives the raw G.
   """
+  generator, config, _ = restore_generator_and_path(logdir, use_ema, spec, log, checkpoint)
+  return generator, config
+
+
+def restore_generator_and_path(logdir: str, use_ema: bool = True, spec=None, log=print, checkpoint=None):
+  """(generator, config, checkpoint path) as restore_generator, with the checkpoint it was restored from.
+
+  A trainer still running in the folder rotates its checkpoints, so the newest one can vanish between
+  being picked and being read: then the then-newest is tried, and a vanished `checkpoint` given by the
+  caller is one line.
+  """
   config = load_config(logdir)
   spec = spec or models.get_model(config.model)
-  path = checkpoint or latest_checkpoint(logdir, log, doing="restoring G from")
-  if path is None:
-    raise FileNotFoundError(f"No checkpoint in {checkpoint_dir(logdir)}: train the model first.")
   generator = build_generator(config, spec)
   name = GENERATOR_EMA if use_ema and has_ema(config) else GENERATOR
-  tf.train.Checkpoint(**{name: generator}).restore(path).expect_partial()
-  return generator, config
+
+  def restore(path):
+    tf.train.Checkpoint(**{name: generator}).restore(path).expect_partial()
+  path = with_checkpoint(logdir, restore, log, "restoring G from", checkpoint)
+  return generator, config, path
+
+
+def with_checkpoint(logdir: str, use, log=print, doing: str = "using", checkpoint=None):
+  """Calls `use(path)` on the run's newest readable checkpoint (or on `checkpoint`); returns the path.
+
+  When the checkpoint vanishes while `use` reads it (NotFoundError, a missing file), the then-newest is
+  used instead, up to VANISHED_RETRIES times; a vanished `checkpoint` of the caller's is one line.
+  """
+  tried = []
+  for _ in range(VANISHED_RETRIES + 1):
+    path = checkpoint or latest_checkpoint(logdir, log, doing)
+    if path is None:
+      raise FileNotFoundError(f"No checkpoint in {checkpoint_dir(logdir)}: train the model first.")
+    if path in tried:
+      break
+    try:
+      use(path)
+      return path
+    except (tf.errors.NotFoundError, FileNotFoundError):
+      tried.append(path)
+      if checkpoint:
+        raise FileNotFoundError(f"Checkpoint {checkpoint} vanished while it was being read (a trainer "
+                                "rotating its checkpoints?); give one that exists.") from None
+      log(f"warning: {os.path.basename(path)} vanished while it was being read (a trainer is rotating "
+          "checkpoints); trying the newest one left.")
+  raise FileNotFoundError(f"The checkpoints of {checkpoint_dir(logdir)} vanished while being read "
+                          f"({', '.join(os.path.basename(p) for p in tried)}): is a trainer deleting them? "
+                          "Try again when it has finished.")
 
 
 def build_generator(config, spec):
   """A freshly initialised G of the run's architecture and precision."""
   image_shape = data.image_shape(config.dataset, config.image_size, config.data_dir)
-  with layers.dtype_policy(config.precision):
+  with hardware.precision_policy(config.precision):
     return spec.build_generator(config, image_shape)

@@ -19,6 +19,7 @@ from zoo import cli
 
 FLAGS = flags.FLAGS
 OUTPUT_FORMATS = (".npz", ".png")
+PROGRESS_FROM = 50_000  # samples; fewer take seconds and print only the final line
 
 
 def define_flags():
@@ -46,37 +47,59 @@ def parse_labels(names, class_names):
   return labels
 
 
-def write_samples(logdir: str, num: int, out: str, seed: int = 0, use_ema: bool = True, labels=()):
+def write_samples(logdir: str, num: int, out: str, seed: int = 0, use_ema: bool = True, labels=(), log=print):
   """Writes `num` samples to `out` (.npz or .png) and returns them; `labels` (indices or class names)
-  choose the classes of a conditional run."""
-  from zoo import data, images, models, runs, sampling
+  choose the classes of a conditional run.
+
+  The file is written atomically (zoo/files.py): on any failure an existing `out` is kept as it was.
+  """
+  from zoo import data, files, images, models, runs, sampling
   extension = os.path.splitext(out)[1].lower()
   if extension not in OUTPUT_FORMATS:
     raise ValueError(f"--out={out!r} must end in one of {', '.join(OUTPUT_FORMATS)}.")
   if num <= 0:
     raise ValueError(f"--num must be positive, got {num}.")
+  if os.path.isdir(out):
+    raise ValueError(f"--out={out!r} is a folder; give a file name ending in {' or '.join(OUTPUT_FORMATS)}.")
   config = runs.load_config(logdir)
   spec = models.get_model(config.model)
   sampling.check_samples_from_noise(spec)
+  # A grid holds every sample a second time; decide before minutes of sampling, not after.
+  sampling.check_memory(num, data.image_shape(config.dataset, config.image_size, config.data_dir),
+                        copies=2 if extension == ".png" else 1)
   classes = spec.num_classes(config)
   if labels or classes:
     names = data.class_names(config.dataset, config.data_dir) if classes else None
     wanted = sampling.check_labels(config, parse_labels(labels, names) if labels else range(classes))
   generator, config = runs.restore_generator(logdir, use_ema)
+  progress = _Progress(log) if num >= PROGRESS_FROM else None
   if not classes:
-    samples = sampling.generate(generator, config, num, seed)
+    samples = sampling.generate(generator, config, num, seed, progress=progress)
   elif extension == ".png":
     samples = _class_rows(generator, config, num, seed, wanted)
   else:
     sample_labels = sampling.cycling_labels(num, wanted)
-    samples = sampling.generate(generator, config, num, seed, labels=sample_labels)
+    samples = sampling.generate(generator, config, num, seed, labels=sample_labels, progress=progress)
   if extension == ".npz":
-    import numpy as np
     extra = {"labels": sample_labels} if classes else {}
-    np.savez_compressed(out, images=samples, **extra)
+    files.save_npz(out, images=samples, **extra)
   else:
     images.write_png(out, images.make_grid(samples, _grid_columns(len(samples), wanted if classes else ())))
   return samples
+
+
+class _Progress:
+  """Prints "sampled N/M (P%)" at every tenth of a large request, so a long run is seen to move."""
+
+  def __init__(self, log):
+    self.log = log
+    self.reported = 0  # tenths
+
+  def __call__(self, done, num):
+    tenths = done * 10 // num
+    if tenths > self.reported and done < num:
+      self.reported = tenths
+      self.log(f"sampled {done}/{num} ({done * 100 // num}%)")
 
 
 def _grid_columns(num, labels):

@@ -70,11 +70,12 @@ def noise_batch(latent_dim, size, seed, offset=0):
   return tf.random.stateless_normal([size, latent_dim], seed=[seed, offset])
 
 
-def generate(generator, config, num: int, seed: int = 0, batch_size: int = 500, labels=None) -> np.ndarray:
+def generate(generator, config, num: int, seed: int = 0, batch_size: int = 500, labels=None,
+             progress=None) -> np.ndarray:
   """`num` uint8 NHWC samples from a noise-to-image generator, reproducible from `seed`.
 
   A class-conditional run's sample i is of class `labels[i]` (default `cycling_labels(num, K)`); the
-  noise is the same with or without labels.
+  noise is the same with or without labels. `progress(done, num)` is called after every batch.
   """
   spec = models.get_model(config.model)
   classes = spec.num_classes(config)
@@ -86,11 +87,45 @@ def generate(generator, config, num: int, seed: int = 0, batch_size: int = 500, 
   elif labels is not None:
     check_labels(config, labels)  # raises: the run takes no labels
   sample = _sampler(generator, spec, config.pixel_range, conditional)
-  chunks = []
+  if not num:
+    return np.zeros((0,) + tuple(generator.output_shape[1:]), np.uint8)
+  samples = None  # filled in place: concatenating chunks would need twice the memory at the end
   for start in range(0, num, batch_size):
     z = noise_batch(config.latent_dim, min(batch_size, num - start), seed, start)
     arguments = (z, tf.constant(labels[start:start + len(z)])) if conditional else (z,)
-    chunks.append(sample(*arguments).numpy())
-  if not chunks:
-    return np.zeros((0,) + tuple(generator.output_shape[1:]), np.uint8)
-  return np.concatenate(chunks)
+    chunk = sample(*arguments).numpy()
+    if samples is None:
+      samples = np.empty((num,) + chunk.shape[1:], np.uint8)
+    samples[start:start + len(chunk)] = chunk
+    if progress:
+      progress(start + len(chunk), num)
+  return samples
+
+
+def available_memory() -> int | None:
+  """Bytes the kernel says can be allocated without swapping (MemAvailable), or None where unknown."""
+  try:
+    with open("/proc/meminfo") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) * 1024  # the file says kB and means KiB
+  except (OSError, ValueError, IndexError):
+    pass
+  return None
+
+
+def check_memory(num: int, image_shape, copies: int = 1, available=None) -> int:
+  """The bytes `copies` arrays of `num` uint8 images need; a ValueError past the machine's free memory."""
+  needed = copies * num * int(np.prod(image_shape))
+  available = available_memory() if available is None else available
+  if available is not None and needed > available:
+    fits = max(available // max(copies * int(np.prod(image_shape)), 1), 0)
+    shape = "x".join(str(n) for n in image_shape)
+    raise ValueError(f"--num={num} needs about {gigabytes(needed)} of memory ({shape} uint8 per sample), "
+                     f"more than the {gigabytes(available)} available: ask for at most {fits} samples "
+                     "per file.")
+  return needed
+
+
+def gigabytes(size: int) -> str:
+  return f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
