@@ -2,9 +2,12 @@
 
 `--dataset` names a TFDS dataset (mnist, fashion_mnist, celeb_a) read from --data_dir, or `folder`
 (`folder_rgb`, `folder_gray` to force the channels): the images in the folder --data_dir
-(zoo/data/folder.py, docs/data.md). Every function below takes either; split specs use TFDS's syntax
-("train", "train[:512]", "test[:10%]") for both. `image_size` and `resize` (TrainConfig's image_size and
-image_resize: "area" or "pad") say how images reach the model's size (`pipeline.crop_and_resize`).
+(zoo/data/folder.py, docs/data.md), or `emoji`: a folder the zoo renders from the Noto Color Emoji font
+(zoo/data/emoji.py), read from --data_dir when `python -m zoo.emoji` rendered it there, else rendered
+once into the zoo's cache (`folder_root` says which folder). Every function below takes any of them;
+split specs use TFDS's syntax ("train", "train[:512]", "test[:10%]") for all. `image_size` and `resize`
+(TrainConfig's image_size and image_resize: "area" or "pad") say how images reach the model's size
+(`pipeline.crop_and_resize`).
 
 The training stream is a pure function of (seed, step) (zoo/data/pipeline.py), so a resumed run rebuilds
 exactly the batches it would have seen. A class-conditional run (`uses_labels`) trains on (image, label)
@@ -15,7 +18,7 @@ from typing import Optional, Tuple
 
 import tensorflow as tf
 
-from zoo.data import folder, pipeline, tfds_source
+from zoo.data import emoji, folder, pipeline, tfds_source
 from zoo.data.datasets import (DATA_DIR_ENV, DATASETS, DataUnavailableError, DatasetInfo, FolderError,
                                dataset_info, is_folder, resolve_data_dir)
 from zoo.data.pipeline import RESIZE_METHODS, batch_seed, crop_and_resize, epoch_shuffle_seed
@@ -24,7 +27,7 @@ from zoo.data.tfds_source import builder
 __all__ = [
     "DATA_DIR_ENV", "DATASETS", "DataUnavailableError", "DatasetInfo", "FolderError", "RESIZE_METHODS",
     "batch_seed", "builder", "class_names", "crop_and_resize", "dataset_info", "epoch_shuffle_seed",
-    "image_resize", "image_shape", "is_folder", "load_examples", "load_images", "num_classes",
+    "folder_root", "image_resize", "image_shape", "is_folder", "load_examples", "load_images", "num_classes",
     "num_examples", "resolve_data_dir", "source_image_shape", "stored_side", "training_batches",
     "uses_labels",
 ]
@@ -34,11 +37,19 @@ __all__ = [
 LABELS_OPTION = "conditional"
 
 
+def folder_root(dataset: str, data_dir: Optional[str]) -> Optional[str]:
+  """The image folder a folder dataset reads: --data_dir, or for `emoji` the folder `emoji.locate` finds
+  (rendering it into the cache when --data_dir holds no rendered set)."""
+  if DATASETS[dataset].rendered:
+    return emoji.locate(data_dir, folder.cache_base())
+  return data_dir
+
+
 def _folder(dataset: str, data_dir: Optional[str], image_size: int, resize: str) -> "folder.FolderData":
   if not image_size:
     raise ValueError(f"--dataset={dataset} needs --image_size (e.g. --image_size=64): the images of a folder "
                      "are centre-cropped to a square and resized to that size.")
-  return folder.load(data_dir, image_size, DATASETS[dataset].channels, resize)
+  return folder.load(folder_root(dataset, data_dir), image_size, DATASETS[dataset].channels, resize)
 
 
 def image_resize(config) -> str:
@@ -86,7 +97,7 @@ def image_shape(dataset: str, image_size: int = 0, data_dir: Optional[str] = Non
 
 def _folder_split(dataset, split, data_dir, image_size, resize):
   data = _folder(dataset, data_dir, image_size, resize)
-  return data, folder.split_indices(data, split, os.path.abspath(data_dir))
+  return data, folder.split_indices(data, split, os.path.abspath(folder_root(dataset, data_dir)))
 
 
 def load_images(dataset: str, split: str, data_dir: Optional[str] = None, image_size: int = 0,
@@ -112,8 +123,9 @@ def load_examples(dataset: str, split: str, data_dir: Optional[str] = None, imag
   if is_folder(dataset):
     data, indices = _folder_split(dataset, split, data_dir, image_size, resize)
     if not data.class_names:
-      raise FolderError(f"Image folder {os.path.abspath(data_dir)} has no labels: its images are not in "
-                        "class sub-folders (PATH/train/<class>/<image>).")
+      root = os.path.abspath(folder_root(dataset, data_dir))
+      raise FolderError(f"Image folder {root} has no labels: its images are not in class sub-folders "
+                        "(PATH/train/<class>/<image>).")
     return tf.data.Dataset.from_tensor_slices((data.images[indices], data.labels[indices]))
   return tfds_source.load(dataset, split, data_dir, image_size, download, with_labels=True, resize=resize)
 
@@ -129,7 +141,7 @@ def num_examples(dataset: str, split: str, data_dir: Optional[str] = None, image
 def class_names(dataset: str, data_dir: Optional[str] = None) -> Optional[Tuple[str, ...]]:
   """Names of the classes 0..K-1 (TFDS: the `label` feature; folders: sorted sub-folder names), or None."""
   if is_folder(dataset):
-    return folder.scan(data_dir).class_names or None
+    return folder.scan(folder_root(dataset, data_dir)).class_names or None
   return tfds_source.class_names(dataset, data_dir)
 
 

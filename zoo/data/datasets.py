@@ -11,6 +11,7 @@ class DatasetInfo:
   tfds_name: Optional[str]  # None: an image folder at --data_dir (zoo/data/folder.py)
   center_crop: Optional[int] = None  # square crop (pixels) taken before resizing, for face photos
   channels: Optional[int] = None  # folders: 1 or 3 forced; None: detected from the images
+  rendered: bool = False  # a folder the zoo makes itself (emoji): found or made by `zoo.data.folder_root`
 
   @property
   def is_folder(self) -> bool:
@@ -26,6 +27,8 @@ DATASETS = {
     "folder": DatasetInfo(None),
     "folder_rgb": DatasetInfo(None, channels=3),
     "folder_gray": DatasetInfo(None, channels=1),
+    # The Noto Color Emoji font rendered at 64x64, labelled by Unicode emoji group (zoo/data/emoji.py).
+    "emoji": DatasetInfo(None, channels=3, rendered=True),
 }
 
 

@@ -69,9 +69,13 @@ class FolderData:
   num_files: int  # image files found, skipped ones included
 
 
+def cache_base() -> str:
+  """The zoo's cache folder ($ZOO_CACHE_DIR, else ~/.cache/gan_zoo)."""
+  return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "gan_zoo")
+
+
 def cache_dir() -> str:
-  base = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "gan_zoo")
-  return os.path.join(base, "image_folders")
+  return os.path.join(cache_base(), "image_folders")
 
 
 # ---- finding the images --------------------------------------------------------------------------
