@@ -4,6 +4,12 @@
   python -m zoo.compress decode OUT.cgan IMAGE.png --logdir=RUN      # one file -> PNG
   python -m zoo.compress batch OUT_DIR --logdir=RUN --split=test[:1000]   # a split of the run's dataset
 
+Encoding freezes the codec it uses into RUN/codecs/<model id>/ (its networks and entropy tables, with
+their SHA-256), and every file's header names that model id. Decoding finds the codec there, so a file
+stays decodable after the run has trained on and rotated away the checkpoint that encoded it; copy that
+folder along with the files to decode them elsewhere (`--codec=FOLDER`, no run needed). `--checkpoint=N`
+encodes with the run's ckpt-N instead of its newest checkpoint.
+
 `batch` codes a split of the run's dataset, a TFDS dataset or an image folder (`--dataset=folder`), read
 at the run's image size as it trained on it; it writes one file per image (00000.cgan, ...), decodes
 every file back from disk and writes stats.json (bpp from the files' sizes, PSNR, SSIM) and decoded.npz
@@ -27,6 +33,10 @@ FLAGS = flags.FLAGS
 def define_flags():
   """Defined only when run as a script, so importing this module never clashes with other CLIs' flags."""
   flags.DEFINE_string("logdir", None, "Run folder of a compression_gan run (mode=codec).")
+  flags.DEFINE_string("checkpoint", None, "encode, batch: the run's checkpoint to encode with: N, ckpt-N or a "
+                      "path (default: the newest readable).")
+  flags.DEFINE_string("codec", None, "encode, decode: a pinned codec folder (RUN/codecs/<model id>) to use "
+                      "instead of looking one up in --logdir.")
   flags.DEFINE_boolean("convert", False, "encode: convert an image of another size or mode to the run's.")
   flags.DEFINE_string("split", "test", "batch: split of the run's dataset in TFDS syntax (test, "
                       "test[:1000]), for TFDS datasets and image folders alike.")
@@ -35,7 +45,8 @@ def define_flags():
 
 
 USAGE = ("usage: python -m zoo.compress encode IMAGE.png OUT --logdir=RUN | "
-         "decode IN IMAGE.png --logdir=RUN | batch OUT_DIR --logdir=RUN [--split=test]")
+         "decode IN IMAGE.png --logdir=RUN (or --codec=RUN/codecs/ID) | batch OUT_DIR --logdir=RUN "
+         "[--split=test]")
 PIL_MODES = {1: "L", 3: "RGB"}
 MAX_FILE_BYTES = 1 << 20  # far above any file a model writes; bounds what decode reads
 
@@ -68,12 +79,14 @@ def read_image(path, shape, convert):
 
 
 def write_image(path, pixels):
+  """A PNG written atomically (zoo/files.py): on a failure an existing file at `path` is kept."""
+  import io
   from PIL import Image
+  from zoo import files
   image = Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels)
-  try:
-    image.save(path, format="PNG")
-  except (OSError, ValueError) as e:
-    raise ValueError(f"Cannot write {path}: {e}") from None
+  buffer = io.BytesIO()
+  image.save(buffer, format="PNG")
+  files.write_bytes(path, buffer.getvalue())
 
 
 def read_file(path):
@@ -87,20 +100,58 @@ def read_file(path):
   return data
 
 
-def write_file(path, data):
-  try:
-    with open(path, "wb") as f:
-      f.write(data)
-  except OSError as e:
-    raise ValueError(f"Cannot write {path}: {e.strerror}.") from None
+def codec_from_run(logdir, checkpoint=None):
+  """The codec of a compression_gan run (mode=codec), from its newest readable checkpoint or `checkpoint`."""
+  return _codec_and_checkpoint(logdir, checkpoint)[0]
 
 
-def codec_from_run(logdir):
-  """The codec of a compression_gan run (mode=codec), from its latest checkpoint."""
+def _codec_and_checkpoint(logdir, checkpoint=None):
   from zoo import runs
   from zoo.models.compression_gan import codec as codec_lib
-  generator, config = runs.restore_generator(logdir)
-  return codec_lib.Codec(generator, config)
+  path = runs.checkpoint_path(logdir, checkpoint) if checkpoint else None
+  generator, config, path = runs.restore_generator_and_path(logdir, checkpoint=path)
+  return codec_lib.Codec(generator, config), path
+
+
+def pinned_codec(logdir, checkpoint=None):
+  """(codec, folder): the run's codec frozen into <logdir>/codecs/<model id>/ (now, unless it already is)
+  and loaded back from there, so what encodes is exactly what will decode."""
+  from zoo import runs
+  from zoo.models.compression_gan import codec as codec_lib
+  codec, path = _codec_and_checkpoint(logdir, checkpoint)
+  folder = os.path.join(runs.codec_dir(logdir), codec.model_id.hex())
+  codec.save(folder, run=os.path.abspath(logdir), checkpoint=os.path.basename(path))
+  return codec_lib.Codec.load(folder, codec.config), folder
+
+
+def decoder_for(model_id: bytes, logdir=None, codec_folder=None, checkpoint=None):
+  """The codec of model `model_id` (a file header's): from `codec_folder`, else pinned in the run, else
+  one of the run's checkpoints (which is then pinned); a CodecError naming where it looked otherwise."""
+  from zoo import runs
+  from zoo.models.compression_gan import codec as codec_lib
+  wanted = model_id.hex()
+  if codec_folder:
+    codec = codec_lib.Codec.load(codec_folder)
+    if codec.model_id != model_id:
+      raise codec_lib.CodecError(f"The file was encoded by model {wanted}, but --codec={codec_folder} is "
+                                 f"model {codec.model_id.hex()}: give the codecs/{wanted} folder instead.")
+    return codec
+  folder = os.path.join(runs.codec_dir(logdir), wanted)
+  if os.path.isdir(folder):
+    return codec_lib.Codec.load(folder)
+  # Files encoded before codecs were pinned: the checkpoint that encoded them may still be kept.
+  config = runs.load_config(logdir)
+  candidates = [runs.checkpoint_path(logdir, checkpoint)] if checkpoint else runs.checkpoint_paths(logdir)
+  for path in candidates:
+    codec, _ = _codec_and_checkpoint(logdir, path)
+    if codec.model_id == model_id:
+      return pinned_codec(logdir, path)[0]
+  pinned = sorted(os.listdir(runs.codec_dir(logdir))) if os.path.isdir(runs.codec_dir(logdir)) else []
+  raise codec_lib.CodecError(
+      f"The file was encoded by model {wanted}, which {config.logdir} does not hold: {folder} does not exist "
+      f"(pinned there: {', '.join(pinned) or 'none'}) and none of its checkpoints "
+      f"({', '.join(os.path.basename(p) for p in candidates) or 'none'}) is that model. Give --codec= the "
+      f"codecs/{wanted} folder of the run that encoded it.")
 
 
 def compress_split(codec, split, out_dir, data_dir=None):
@@ -109,7 +160,7 @@ def compress_split(codec, split, out_dir, data_dir=None):
   Returns (stats, originals, decoded): bpp from the files' sizes on disk, PSNR and SSIM of the decodes.
   """
   import numpy as np
-  from zoo import data
+  from zoo import data, files
   from zoo.metrics import fidelity
   from zoo.models.compression_gan import codec as codec_lib
   config = codec.config
@@ -124,8 +175,7 @@ def compress_split(codec, split, out_dir, data_dir=None):
   clipped_before = codec.clipped_codes
   for i, image in enumerate(originals):
     path = os.path.join(out_dir, f"{i:05d}.cgan")
-    with open(path, "wb") as f:
-      f.write(codec.encode(image))
+    files.write_bytes(path, codec.encode(image))
     sizes.append(os.path.getsize(path))
     with open(path, "rb") as f:
       decoded.append(codec.decode(f.read()))
@@ -147,25 +197,34 @@ def main(argv):
   command, paths = argv[1], argv[2:]
   if len(paths) != (1 if command == "batch" else 2):
     sys.exit(f"error: {command} takes {'one path' if command == 'batch' else 'two paths'}. {USAGE}")
-  if not FLAGS.logdir:
-    sys.exit("error: --logdir is required: the run folder of the compression_gan model to use.")
-  from zoo import data
+  if not FLAGS.logdir and not (FLAGS.codec and command != "batch"):
+    sys.exit("error: --logdir is required: the run folder of the compression_gan model to use"
+             f"{'' if command == 'batch' else ' (or --codec=RUN/codecs/<model id>, a pinned codec)'}.")
+  from zoo import data, files
+  from zoo.models.compression_gan import codec as codec_lib
   try:
-    codec = codec_from_run(FLAGS.logdir)
+    if command != "batch":
+      files.check_not_input(paths[1], paths[0], flag="the output")
     if command == "encode":
+      codec, folder = ((codec_lib.Codec.load(FLAGS.codec), FLAGS.codec) if FLAGS.codec
+                       else pinned_codec(FLAGS.logdir, FLAGS.checkpoint))
       image = read_image(paths[0], codec.shape, FLAGS.convert)
       encoded = codec.encode(image)
-      write_file(paths[1], encoded)
+      files.write_bytes(paths[1], encoded)
       print(f"{paths[1]}: {len(encoded)} bytes, {len(encoded) * 8 / (image.shape[0] * image.shape[1]):.3f} "
-            f"bpp (model {codec.model_id.hex()})")
+            f"bpp (model {codec.model_id.hex()}, decoder pinned in {folder})")
     elif command == "decode":
-      write_image(paths[1], codec.decode(read_file(paths[0])))
+      encoded = read_file(paths[0])
+      header, _ = codec_lib.unpack(encoded)
+      codec = decoder_for(header.model_id, FLAGS.logdir, FLAGS.codec, FLAGS.checkpoint)
+      write_image(paths[1], codec.decode(encoded))
       print(f"{paths[1]} written")
     else:
-      import numpy as np
+      codec, folder = pinned_codec(FLAGS.logdir, FLAGS.checkpoint)
       stats, _, decoded = compress_split(codec, FLAGS.split, paths[0], FLAGS.data_dir)
-      np.savez_compressed(os.path.join(paths[0], "decoded.npz"), images=decoded)
-      write_file(os.path.join(paths[0], "stats.json"), json.dumps(stats, indent=2).encode())
+      stats["codec"] = folder
+      files.save_npz(os.path.join(paths[0], "decoded.npz"), images=decoded)
+      files.write_json(os.path.join(paths[0], "stats.json"), stats)
       print(json.dumps(stats, indent=2))
   except (ValueError, OSError, data.DataUnavailableError) as e:
     cli.fail(e)

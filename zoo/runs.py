@@ -3,6 +3,8 @@
   <logdir>/config.json            the resolved TrainConfig (zoo/config.py)
   <logdir>/checkpoints/ckpt-N.*   N counts steps over all phases (pretraining + GAN steps)
   <logdir>/samples/step_N.png     sample grids
+  <logdir>/codecs/<model id>/     compression_gan codecs that encoded files (zoo.compress), never rotated
+  <logdir>/train.lock             held while a trainer runs (zoo/runlock.py)
   <logdir>/events.out.tfevents.*  TensorBoard
 
 Every command-line tool goes through these functions; none parses checkpoint internals itself.
@@ -20,6 +22,7 @@ from zoo import models
 
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
+CODECS = "codecs"
 # Names of the objects in a training checkpoint (zoo/training/state.py writes them).
 GENERATOR = "generator"
 GENERATOR_EMA = "generator_ema"
@@ -29,6 +32,34 @@ VANISHED_RETRIES = 3  # a trainer rotates one checkpoint per save, so a few retr
 
 def checkpoint_dir(logdir: str) -> str:
   return os.path.join(logdir, CHECKPOINTS)
+
+
+def codec_dir(logdir: str) -> str:
+  return os.path.join(logdir, CODECS)
+
+
+def checkpoint_paths(logdir: str) -> list:
+  """Prefixes of the run's checkpoints that have an index file, newest (highest N) first."""
+  found = []
+  for name in os.listdir(checkpoint_dir(logdir)) if os.path.isdir(checkpoint_dir(logdir)) else []:
+    match = re.fullmatch(r"ckpt-(\d+)\.index", name)
+    if match:
+      found.append((int(match.group(1)), os.path.join(checkpoint_dir(logdir), name[:-len(".index")])))
+  return [path for _, path in sorted(found, reverse=True)]
+
+
+def checkpoint_path(logdir: str, checkpoint: str) -> str:
+  """The prefix `checkpoint` names: N (ckpt-N of the run), ckpt-N, or a path; a ValueError if it has none."""
+  checkpoint = str(checkpoint).strip()
+  if checkpoint.isdigit():
+    checkpoint = f"ckpt-{checkpoint}"
+  path = checkpoint if os.sep in checkpoint else os.path.join(checkpoint_dir(logdir), checkpoint)
+  path = path[:-len(".index")] if path.endswith(".index") else path
+  if not os.path.exists(path + ".index"):
+    kept = ", ".join(os.path.basename(p) for p in checkpoint_paths(logdir)) or "none"
+    raise ValueError(f"--checkpoint={checkpoint!r}: {path}.index does not exist (the run's checkpoints: "
+                     f"{kept}).")
+  return path
 
 
 def load_config(logdir: str):

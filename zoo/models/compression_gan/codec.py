@@ -19,15 +19,25 @@ summing to 2^16 (`integer_tables`). Encoder and decoder derive the same counts f
 weights, and the model id hashes the counts too, so a machine whose maths rounded a count differently
 is refused instead of decoding garbage. The encoder and decoder networks run in float64 NumPy one image
 at a time, so an image's bytes do not depend on what else is in its batch.
+
+A run trained further changes its weights and so its model id, and checkpoint rotation deletes the old
+weights. So `zoo.compress` encodes only with a frozen codec: `Codec.save` writes the networks and tables
+to <logdir>/codecs/<model id>/ (codec.npz and codec.json, the latter holding the arrays' SHA-256), which
+the trainer never touches, and decoding looks the header's model id up there (`Codec.load`).
 """
 import binascii
 import dataclasses
 import hashlib
+import io
 import json
+import os
+import shutil
+import tempfile
 
 import constriction
 import numpy as np
 
+from zoo import files
 from zoo import pixels
 
 MAGIC = b"GZ"
@@ -42,6 +52,8 @@ TABLE_TOTAL_BITS = 16       # frequency counts of every dimension sum to 2^16
 TAIL_MASS = 1e-7            # prior mass left out of a dimension's support on each side (clipped codes)
 MAX_SUPPORT = 2048          # largest |code| a table may cover
 WORD_BYTES = 4
+PINNED_ARRAYS = "codec.npz"   # a frozen codec's networks and entropy tables (Codec.save)
+PINNED_INFO = "codec.json"    # its model id, shape, layers, the arrays' SHA-256 and where it came from
 
 
 class CodecError(ValueError):
@@ -237,7 +249,11 @@ def run_mlp(ops, x):
 # ---- a codec bound to one trained run -------------------------------------------------------------
 
 class Codec:
-  """Encodes uint8 images [H, W, C] to bytes and back with the generator of one compression_gan run."""
+  """Encodes uint8 images [H, W, C] to bytes and back with the generator of one compression_gan run.
+
+  `save(folder)` freezes it (NumPy arrays and entropy tables, no Keras) and `Codec.load(folder)` brings it
+  back bit for bit, so a file stays decodable after the run has trained on and rotated its checkpoints.
+  """
 
   def __init__(self, generator, config):
     if config.model != "compression_gan" or config.options.get("mode") != "codec":
@@ -245,7 +261,9 @@ class Codec:
                        f"{config.options.get('mode')!r}); the codec needs a compression_gan run with "
                        "mode=codec.")
     self.config = config
+    self.source = f"run {config.logdir}"
     self.shape = tuple(int(n) for n in generator.image_shape)
+    self.options = dict(config.options)
     self.encoder_ops = _layer_ops(generator.encoder)
     self.decoder_ops = _layer_ops(generator.decoder)
     prior = generator.prior
@@ -262,6 +280,63 @@ class Codec:
       digest.update(np.asarray(variable, np.float32).tobytes())
     digest.update(self.tables.digest())
     return digest.digest()[:MODEL_ID_BYTES]
+
+  # ---- frozen copies ----
+
+  def save(self, folder, **provenance):
+    """Freezes the codec into `folder`, which appears whole or not at all; an existing one is kept.
+
+    `provenance` (e.g. the run and checkpoint) is recorded in its codec.json. Returns `folder`.
+    """
+    arrays = {"offsets": self.tables.offsets, "widths": self.tables.widths, "counts": self.tables.counts}
+    kinds = {}
+    for network, ops in (("encoder", self.encoder_ops), ("decoder", self.decoder_ops)):
+      kinds[network] = []
+      for i, (kind, params) in enumerate(ops):
+        kinds[network].append([kind, params if kind == "leaky_relu" else None])
+        if kind == "dense":
+          arrays[f"{network}_{i}_kernel"], arrays[f"{network}_{i}_bias"] = params
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    data = buffer.getvalue()
+    info = {"format": FORMAT_VERSION, "model_id": self.model_id.hex(), "shape": list(self.shape),
+            "options": self.options, "layers": kinds, "sha256": hashlib.sha256(data).hexdigest(),
+            **provenance}
+    _write_folder(folder, {PINNED_ARRAYS: data, PINNED_INFO: (json.dumps(info, indent=2) + "\n").encode()})
+    return folder
+
+  @classmethod
+  def load(cls, folder, config=None):
+    """The codec frozen in `folder` by `save`; CodecError if it is missing, damaged or foreign."""
+    try:
+      with open(os.path.join(folder, PINNED_INFO)) as f:
+        info = json.load(f)
+      with open(os.path.join(folder, PINNED_ARRAYS), "rb") as f:
+        data = f.read()
+    except (OSError, ValueError) as e:
+      raise CodecError(f"{folder} is not a readable pinned codec ({getattr(e, 'strerror', None) or e}).") from None
+    if not isinstance(info, dict) or hashlib.sha256(data).hexdigest() != info.get("sha256"):
+      raise CodecError(f"The pinned codec in {folder} is damaged: {PINNED_ARRAYS} does not match the checksum "
+                       f"in {PINNED_INFO}. Restore the folder from a backup.")
+    if info.get("format") != FORMAT_VERSION:
+      raise CodecError(f"The pinned codec in {folder} is of format {info.get('format')}; this zoo reads "
+                       f"format {FORMAT_VERSION}.")
+    arrays = np.load(io.BytesIO(data))
+    codec = cls.__new__(cls)
+    codec.config = config
+    codec.source = f"pinned codec {folder}"
+    codec.shape = tuple(info["shape"])
+    codec.options = info["options"]
+    codec.encoder_ops, codec.decoder_ops = (
+        [(kind, (arrays[f"{network}_{i}_kernel"], arrays[f"{network}_{i}_bias"]) if kind == "dense" else param)
+         for i, (kind, param) in enumerate(info["layers"][network])] for network in ("encoder", "decoder"))
+    codec.tables = EntropyTables(arrays["offsets"], arrays["widths"], arrays["counts"])
+    codec.max_payload = max_payload_bytes(codec.tables)
+    codec.model_id = bytes.fromhex(info["model_id"])
+    codec.clipped_codes = 0
+    return codec
+
+  # ---- coding ----
 
   def check_image(self, image):
     image = np.asarray(image)
@@ -288,9 +363,9 @@ class Codec:
   def decode(self, data: bytes):
     header, payload = unpack(data)
     if header.model_id != self.model_id:
-      raise CodecError(f"This file was encoded by model {header.model_id.hex()}, but run "
-                       f"{self.config.logdir} is model {self.model_id.hex()}: decode it with the --logdir "
-                       "of the run that encoded it.")
+      raise CodecError(f"This file was encoded by model {header.model_id.hex()}, but {self.source} is model "
+                       f"{self.model_id.hex()}: decode it with the codec that encoded it (zoo.compress "
+                       "finds it among the run's pinned codecs).")
     if header.shape != self.shape:
       raise CodecError(f"Corrupt file: its header says {header.shape}, but model {self.model_id.hex()} "
                        f"only writes {self.shape}.")
@@ -299,3 +374,29 @@ class Codec:
                        "bytes this model can produce.")
     return self.reconstruct(decode_codes(payload, self.tables))
 
+
+def _write_folder(folder, contents):
+  """Writes {name: bytes} into a new `folder` via a staging folder renamed into place; if `folder` already
+  exists (pinned before, perhaps by another process at the same time), it is kept and nothing is written."""
+  if os.path.isdir(folder):
+    return
+  parent = os.path.dirname(os.path.abspath(folder))
+  staging = None
+  try:
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(folder)}.")
+    for name, data in contents.items():
+      files.write_bytes(os.path.join(staging, name), data)
+    try:
+      os.rename(staging, folder)
+      staging = None
+    except OSError:
+      if not os.path.isdir(folder):
+        raise
+  except files.WriteError:
+    raise
+  except OSError as e:
+    raise files.WriteError(files.failure_message(folder, e, existed=False), e.errno) from e
+  finally:
+    if staging:
+      shutil.rmtree(staging, ignore_errors=True)
