@@ -1,77 +1,51 @@
-"""Forward + backward time of each `zoo.layers` layer against its Keras parent, and what sets its limits.
+"""Forward + backward time of each `zoo.accel` fast kernel against its Keras layer, and what sets its limits.
 
   TF_CPP_MIN_LOG_LEVEL=2 python -m benchmarks.layers                 # the layer tables, ~10 min on 2 cores
-  TF_CPP_MIN_LOG_LEVEL=2 python -m benchmarks.layers --steps_of=dcgan_32,dcgan    # whole steps, ~25 min
 
-Every table starts with the CPU (lscpu's model name), TensorFlow's CPU kernel library (oneDNN or Eigen,
-`zoo.layers.cpu_kernel_library`) and the load average: numbers from one machine do not carry to another.
+Whole training steps with each fast path on and off: benchmarks/fast_kernels.py. Every table starts with
+the CPU (lscpu's model name), TensorFlow's CPU kernel library (oneDNN or Eigen,
+`zoo.accel.cpu_kernel_library`) and the load average: numbers from one machine do not carry to another.
 
-1. Layers. Each row builds the layer twice from the same arguments, once with Keras' kernels
-   (`zoo.layers.stock_keras_layers`), and times one training-mode forward and backward pass (the input's
-   and the weights' gradients) on a batch of 64 in a `tf.function`. The shapes are those of dcgan at
-   64x64 (its BatchNorms, transposed convolutions and Dropouts), of dcgan at 32x32 with 256 seed filters
-   and 3 D convolutions (transposed convolutions and D's convolutions), and of image_gan's 4x4
-   convolutions.
+1. Layers. Each row builds the layer twice from the same arguments, once given its fast kernel
+   (`zoo.accel.accelerate`, mode auto), and times one training-mode forward and backward pass (the
+   input's and the weights' gradients) on a batch of 64 in a `tf.function`. The shapes are those of
+   dcgan at 64x64 (its BatchNorms, transposed convolutions and Dropouts), of dcgan at 32x32 with 256
+   seed filters and 3 D convolutions (transposed convolutions and D's convolutions), and of image_gan's
+   4x4 convolutions.
 2. The transposed convolution, 4x4 stride 2 'same', forward only: TensorFlow's kernel
-   (Conv2DBackpropInput) against the matrix products of `zoo.layers.conv2d_transpose_stride_2`, float32.
-   The same computation is a `zoo.layers.Conv2D`'s input gradient. This table sets
-   `zoo.layers.transposed_convolution_by_matmul`'s limits.
+   (Conv2DBackpropInput) against the matrix products of `zoo.accel.kernels.conv2d_transpose_stride_2`,
+   float32. The same computation is a fast Conv2D's input gradient. This table sets
+   `zoo.accel.kernels.transposed_convolution_by_matmul`'s limits.
 3. On CPUs that multiply in bfloat16 (AMX, AVX512-BF16) only: the bfloat16 matrix-product path
-   `zoo.layers.upsample_4x4_stride_2` against `tf.nn.conv2d_transpose`, forward and backward; it sets
-   the bfloat16 limit. Without native bfloat16 these rows are skipped (emulated bfloat16 is ~9x slower).
+   `zoo.accel.kernels.upsample_4x4_stride_2` against `tf.nn.conv2d_transpose`, forward and backward; it
+   sets the bfloat16 limit. Without native bfloat16 these rows are skipped (emulated bfloat16 is ~9x
+   slower).
 
-With --steps_of: images/s of whole training steps (the shared trainer, float32, the model's other
-defaults, MNIST) before and after the float32 paths: "before" builds Conv2D and Conv2DTranspose with
-Keras' kernels, "after" builds them with zoo.layers' (the discriminator's keras.layers.Conv2D is swapped
-for zoo.layers.Conv2D while the networks are built, for models that do not use it yet, and so is
-its keras.layers.Conv2DTranspose).
-
-Cases alternate call by call (layers) or round by round (steps), so a machine shared with other jobs
-slows them alike; a ratio is the median of the per-round ratios (Keras or before time / zoo or after
-time, so > 1 means the zoo is faster).
+Cases alternate call by call, so a machine shared with other jobs slows them alike; a ratio is the
+median of the per-call ratios (Keras time / zoo time, so > 1 means the zoo is faster).
 """
-import contextlib
 import os
 import statistics
 import subprocess
-import sys
 import time
-import types
 
 from absl import app, flags
 
-from benchmarks import throughput  # its --data_dir
-
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("calls", 15, "Timed calls per case of the layer tables, alternating.")
-flags.DEFINE_list("steps_of", [], "Whole-step cases to time instead of the layer tables: "
-                  "dcgan_32, dcgan, image_gan.")
-flags.DEFINE_integer("step_rounds", 7, "Interleaved rounds of the whole-step cases.")
-flags.DEFINE_integer("steps_per_round", 24, "Training steps per case and round of the whole-step cases.")
 
 BATCH = 64
 
-# Whole-step cases: the model and its settings beside the benchmark's split of MNIST, batch 64.
-STEP_CASES = {
-    # the 32x32 dcgan the PyTorch comparison uses (benchmarks/pytorch_dcgan.py)
-    "dcgan_32": ("dcgan", dict(image_size=32, options=dict(
-        generator_filters=256, discriminator_convolutions=3, discriminator_batchnorm=True,
-        weight_init="dcgan_normal", discriminator_dropout=0.0))),
-    "dcgan": ("dcgan", dict(image_size=64)),  # its defaults
-    "image_gan": ("image_gan", {}),
-}
-
-
 def _layer_cases():
-  from zoo import layers as zoo_layers
+  import keras
 
   def transposed(filters):
-    return lambda: zoo_layers.Conv2DTranspose(filters, 4, strides=2, padding="same")
+    return lambda: keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same")
 
   def convolution(filters):
-    return lambda: zoo_layers.Conv2D(filters, 4, strides=2, padding="same")
+    return lambda: keras.layers.Conv2D(filters, 4, strides=2, padding="same")
   return [
-      ("BatchNormalization", lambda: zoo_layers.BatchNormalization(), shape)
+      ("BatchNormalization", keras.layers.BatchNormalization, shape)
       for shape in [(8192,), (8, 8, 256), (16, 16, 128), (32, 32, 64)]
   ] + [
       (f"Conv2DTranspose(->{filters}, 4, 2)", transposed(filters), shape)
@@ -83,7 +57,7 @@ def _layer_cases():
                              (64, (32, 32, 1)), (128, (16, 16, 64)), (256, (8, 8, 128)),
                              (32, (28, 28, 16)), (64, (14, 14, 32))]
   ] + [
-      ("Dropout(0.3)", lambda: zoo_layers.Dropout(0.3), shape) for shape in [(32, 32, 64), (16, 16, 128)]
+      ("Dropout(0.3)", lambda: keras.layers.Dropout(0.3), shape) for shape in [(32, 32, 64), (16, 16, 128)]
   ]
 
 
@@ -97,7 +71,7 @@ TRANSPOSED_SHAPES = [(4, 512, 256), (8, 256, 128), (16, 128, 64), (32, 64, 1),
 def machine():
   """'<lscpu model name>, TensorFlow <version> on <kernel library>, load average <1 min>'."""
   import tensorflow as tf
-  from zoo import layers as zoo_layers
+  from zoo import accel
   try:
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
     model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines()
@@ -105,7 +79,7 @@ def machine():
   except (OSError, StopIteration):
     model = "unknown CPU"
   return (f"{model} ({os.cpu_count()} CPUs), TensorFlow {tf.__version__} with its "
-          f"{zoo_layers.cpu_kernel_library()} CPU kernels, load average {os.getloadavg()[0]:.1f}")
+          f"{accel.cpu_kernel_library()} CPU kernels, load average {os.getloadavg()[0]:.1f}")
 
 
 def _precisions():
@@ -144,15 +118,15 @@ def _compare(stock_step, fast_step, *args):
 
 def layer_tables():
   import tensorflow as tf
-  from zoo import layers as zoo_layers
+  from zoo import accel, hardware
+  from zoo.accel import kernels
   print(f"{machine()}\n\n| layer | input | precision | Keras ms | zoo ms | speed-up |\n"
         "| --- | --- | --- | --- | --- | --- |")
   for name, make, shape in _layer_cases():
     for precision in _precisions():
-      with zoo_layers.dtype_policy(precision):
-        fast = make()
-        with zoo_layers.stock_keras_layers():
-          stock = make()
+      with hardware.precision_policy(precision):
+        fast = accel.accelerate(make())
+        stock = make()
       dtype = tf.bfloat16 if precision == "mixed_bfloat16" else tf.float32
       inputs = tf.cast(tf.random.stateless_normal((BATCH,) + shape, seed=[0, 0]), dtype)
       stock_ms, fast_ms, ratio = _compare(_step(stock), _step(fast), inputs)
@@ -166,8 +140,9 @@ def layer_tables():
     inputs = tf.random.stateless_normal([BATCH, size, size, in_channels], seed=[0, 0])
     kernel = tf.random.stateless_normal([4, 4, out_channels, in_channels], seed=[0, 1])
     stock_ms, fast_ms, ratio = _compare(tf.function(_conv2d_transpose),
-                                        tf.function(zoo_layers.conv2d_transpose_stride_2), inputs, kernel)
-    chosen = zoo_layers.transposed_convolution_by_matmul("float32", size, size, in_channels, out_channels)
+                                        tf.function(kernels.conv2d_transpose_stride_2), inputs, kernel)
+    chosen = kernels.transposed_convolution_by_matmul("auto", "float32", size, size, in_channels,
+                                                      out_channels)
     print(f"| ->{out_channels} | {BATCH}x{size}x{size}x{in_channels} | {stock_ms:.1f} | {fast_ms:.1f} "
           f"| {ratio:.2f}x | {'yes' if chosen else 'no'} |", flush=True)
 
@@ -179,7 +154,7 @@ def layer_tables():
     inputs = tf.cast(tf.random.stateless_normal([BATCH, size, size, in_channels], seed=[0, 0]), tf.bfloat16)
     kernel = tf.cast(tf.random.stateless_normal([4, 4, out_channels, in_channels], seed=[0, 1]), tf.bfloat16)
     stock_ms, fast_ms, ratio = _compare(_kernel_step(_conv2d_transpose, kernel),
-                                        _kernel_step(zoo_layers.upsample_4x4_stride_2, kernel), inputs)
+                                        _kernel_step(kernels.upsample_4x4_stride_2, kernel), inputs)
     print(f"| ->{out_channels} | {BATCH}x{size}x{size}x{in_channels} | bfloat16 "
           f"| {stock_ms:.1f} | {fast_ms:.1f} | {ratio:.2f}x |", flush=True)
 
@@ -203,74 +178,9 @@ def _kernel_step(upsample, kernel):
   return step
 
 
-@contextlib.contextmanager
-def _zoo_convolutions(spec):
-  """While `spec`'s networks are built, their modules' `layers.Conv2D` and `layers.Conv2DTranspose` are
-  zoo.layers' (a model that already uses them is unchanged)."""
-  from zoo import layers as zoo_layers
-  modules = {sys.modules[build.__module__] for build in (spec.build_generator, spec.build_discriminator)}
-  modules |= {value for module in list(modules) for value in vars(module).values()
-              if isinstance(value, types.ModuleType) and value.__name__.startswith("zoo.models.")}
-  patched = [module for module in modules
-             if hasattr(getattr(module, "layers", None), "Conv2D") and module.layers is not zoo_layers]
-  originals = {module: module.layers for module in patched}
-  for module in patched:
-    module.layers = types.SimpleNamespace(**{**vars(module.layers), "Conv2D": zoo_layers.Conv2D,
-                                             "Conv2DTranspose": zoo_layers.Conv2DTranspose})
-  try:
-    yield
-  finally:
-    for module, original in originals.items():
-      module.layers = original
-
-
-def step_table(cases):
-  from zoo import config as config_lib
-  from zoo import layers as zoo_layers
-  print(machine())
-  results = {}
-  for case in cases:
-    model, settings = STEP_CASES[case]
-    spec = throughput._spec(model)
-    values = {"data_dir": FLAGS.data_dir, "train_split": throughput.TRAIN_SPLIT, "dataset": "mnist",
-              "batch_size": BATCH, "precision": "float32", **settings}
-    runners = {}
-    with zoo_layers.stock_keras_layers(zoo_layers.Conv2D, zoo_layers.Conv2DTranspose):
-      runners["before"] = throughput.zoo_runner(
-          model, config_lib.resolve(model, f"/tmp/benchmarks_layers/{case}/before", values, spec=spec))
-    with _zoo_convolutions(spec):
-      config = config_lib.resolve(model, f"/tmp/benchmarks_layers/{case}/after", values, spec=spec)
-      runners["after"] = throughput.zoo_runner(model, config)
-    for run in runners.values():  # compile, and fill the input pipeline's cache, outside the timing
-      run(throughput.TRAIN_EXAMPLES // BATCH + 1)
-    rates = {name: [] for name in runners}
-    loads = []
-    for round_index in range(FLAGS.step_rounds):
-      for name in (("before", "after") if round_index % 2 == 0 else ("after", "before")):
-        rates[name].append(throughput.measure(runners[name], FLAGS.steps_per_round, BATCH)[0])
-      loads.append(os.getloadavg()[0])
-      print(f"{case} round {round_index + 1}: before {rates['before'][-1]:.0f} img/s, after "
-            f"{rates['after'][-1]:.0f} img/s, load average {loads[-1]:.1f}", flush=True)
-    ratio = statistics.median(a / b for a, b in zip(rates["after"], rates["before"]))
-    results[case] = (statistics.median(rates["before"]), statistics.median(rates["after"]), ratio,
-                     min(loads), max(loads), config.steps_per_call)
-  print(f"\nmedians over {FLAGS.step_rounds} interleaved rounds of {FLAGS.steps_per_round} steps, "
-        f"batch {BATCH}, float32\n\n"
-        "| case | steps/call | before img/s | after img/s | after/before | load average |\n"
-        "| --- | --- | --- | --- | --- | --- |")
-  for case, (before, after, ratio, low, high, steps_per_call) in results.items():
-    print(f"| {case} | {steps_per_call} | {before:.0f} | {after:.0f} | {ratio:.2f}x | {low:.1f}-{high:.1f} |")
-
-
 def main(argv):
   del argv
-  if FLAGS.steps_of:
-    unknown = sorted(set(FLAGS.steps_of) - set(STEP_CASES))
-    if unknown:
-      raise app.UsageError(f"Unknown --steps_of {unknown}; choose from {', '.join(STEP_CASES)}.")
-    step_table(FLAGS.steps_of)
-  else:
-    layer_tables()
+  layer_tables()
 
 
 if __name__ == "__main__":

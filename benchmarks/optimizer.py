@@ -1,4 +1,4 @@
-"""Optimiser updates per second: Keras 3's Adam against zoo.optimizers.FusedAdam, on real models' variables.
+"""Optimiser updates per second: Keras 3's Adam against zoo.accel.FusedAdam, on real models' variables.
 
   TF_CPP_MIN_LOG_LEVEL=2 python -m benchmarks.optimizer        # ~1 min on the 2-core CPU
 
@@ -45,7 +45,7 @@ def main(argv):
   del argv
   import keras
   import tensorflow as tf
-  from zoo.optimizers import FusedAdam
+  from zoo.accel import FusedAdam
   print("| model | parameters | Keras Adam updates/s | FusedAdam updates/s | ratio |\n"
         "| --- | --- | --- | --- | --- |")
   for model in FLAGS.models:

@@ -9,7 +9,7 @@ one tf.function per step called from a Python loop over a tf.data pipeline, two 
 called separately on real and fake, float32, no XLA. Each zoo case runs the same networks, data and
 losses through `zoo.training.GANTrainer`; most add one optimisation to the case above them, and the
 model's defaults are among them. The reference builds its networks with Keras' own layers
-(`zoo.layers.stock_keras_layers`), as a tutorial writes them; so do the zoo cases marked "Keras layers".
+and Adam, as a tutorial writes them; so do the zoo cases with --fast_kernels=off ("Keras layers").
 Cases are interleaved round by round, so a machine shared with other jobs slows them alike; a ratio is
 the median of the per-round ratios. Images per CPU-second of this process are printed too: they vary
 less on a busy machine.
@@ -17,7 +17,6 @@ less on a busy machine.
 The bfloat16 cases run only where bf16 is the zoo's automatic precision (AMX/AVX512-BF16 CPUs, recent
 GPUs, TPUs) unless --all_cases. Expected on a 2-core CPU: 2-10 minutes per model (docs/performance.md).
 """
-import contextlib
 import statistics
 import time
 
@@ -79,8 +78,8 @@ BENCHMARKS = {
         steps=20,
         cases={
             "zoo float32, Keras layers, no EMA": {**_FLOAT32_ONE_STEP, "ema_decay": 0.0,
-                                                  "keras_layers": True},
-            "+ zoo.layers kernels": {**_FLOAT32_ONE_STEP, "ema_decay": 0.0},
+                                                  "fast_kernels": "off"},
+            "+ fast kernels": {**_FLOAT32_ONE_STEP, "ema_decay": 0.0},
             "+ 4 steps/call": {"precision": "float32", "ema_decay": 0.0},
             "+ G's EMA (dcgan defaults, float32)": {"precision": "float32"},
             "+ bf16 (dcgan defaults on AMX)": {"precision": "mixed_bfloat16"},
@@ -104,7 +103,6 @@ def _spec(model):
 
 def _config(model, case, overrides):
   from zoo import config as config_lib
-  overrides = {name: value for name, value in overrides.items() if name != "keras_layers"}
   values = {"data_dir": FLAGS.data_dir, "dataset": "mnist",
             "train_split": f"train[:{train_examples(model)}]", **BENCHMARKS[model]["data"], **overrides}
   return config_lib.resolve(model, f"/tmp/throughput/{model}/{case}", values, spec=_spec(model))
@@ -134,15 +132,13 @@ def reference_runner(model, config):
   import keras
   import tensorflow as tf
   from zoo import data
-  from zoo import layers as zoo_layers
   from zoo.recipe import losses
   spec = _spec(model)
   loss = losses.get(config.loss)  # the model's default family, as the zoo cases use
   shape = data.image_shape(config.dataset, config.image_size, config.data_dir)
   keras.utils.set_random_seed(config.seed)
-  with zoo_layers.stock_keras_layers():  # as a tutorial writes them
-    generator = spec.build_generator(config, shape)
-    discriminator = spec.build_discriminator(config, shape)
+  generator = spec.build_generator(config, shape)
+  discriminator = spec.build_discriminator(config, shape)
   g_optimizer = keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1)
   d_optimizer = keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1)
 
@@ -174,12 +170,10 @@ def reference_runner(model, config):
   return run
 
 
-def zoo_runner(model, config, keras_layers=False):
-  """The shared trainer; `keras_layers` builds the networks with Keras' own layer kernels."""
-  from zoo import layers as zoo_layers
+def zoo_runner(model, config):
+  """The shared trainer at `config`."""
   from zoo import training
-  with zoo_layers.stock_keras_layers() if keras_layers else contextlib.nullcontext():
-    trainer = training.GANTrainer(config, spec=_spec(model))
+  trainer = training.GANTrainer(config, spec=_spec(model))
   batches = trainer.distributed_batches(0)
 
   def run(steps):
@@ -206,8 +200,7 @@ def main(argv):
   reference_config = _config(model, "reference", {})
   runners = {REFERENCE: reference_runner(model, reference_config)}
   for case, overrides in _cases(model).items():
-    runners[case] = zoo_runner(model, _config(model, str(len(runners)), overrides),
-                               keras_layers=overrides.get("keras_layers", False))
+    runners[case] = zoo_runner(model, _config(model, str(len(runners)), overrides))
   epoch_steps = train_examples(model) // reference_config.batch_size + 1
   for run in runners.values():  # compile, and fill the input pipelines' caches, outside the timing
     run(max(2, steps // 4, epoch_steps))

@@ -18,6 +18,7 @@ from tests.helpers import assert_one_and_two_replicas_agree, run_module, smoke_c
 from zoo import data
 from zoo import images as images_lib
 from zoo import models
+from zoo import runs
 from zoo import training
 from zoo.metrics import evaluation
 from zoo.models import conditioning
@@ -132,7 +133,6 @@ def test_conditional_batch_norm_starts_as_batch_norm_and_learns_per_class_scales
 
 @pytest.mark.parametrize("model,variant", CASES)
 def test_conditional_networks_are_stock_keras_and_use_the_label(model, variant, tmp_path):
-  from zoo import layers
   config = smoke_config(model, variant, tmp_path, precision="float32")
   trainer = training.GANTrainer(config)
   batch = trainer.fixed_batch(8)
@@ -144,7 +144,7 @@ def test_conditional_networks_are_stock_keras_and_use_the_label(model, variant, 
   logits = trainer.discriminator(spec.discriminator_input(batch, batch["real"]), training=False)
   other = trainer.discriminator(spec.discriminator_input(relabelled, batch["real"]), training=False)
   assert logits.shape == (8, 1) and not np.allclose(logits, other)
-  stock = layers.to_stock_keras(trainer.generator)
+  stock = runs.build_generator(config, spec)
   assert all(type(layer).__module__.startswith("keras") for layer in stock.layers)
 
 

@@ -14,8 +14,7 @@ LAYERS = [
                                            "zoo.sampling"]),
     ("configuration", ["zoo.config"]),
     ("models", ["zoo.models"]),
-    ("building blocks", ["zoo.recipe", "zoo.data", "zoo.accel", "zoo.layers", "zoo.optimizers", "zoo.hardware",
-                         "zoo.files",
+    ("building blocks", ["zoo.recipe", "zoo.data", "zoo.accel", "zoo.hardware", "zoo.files",
                          "zoo.distribute", "zoo.images", "zoo.pixels", "zoo"]),
 ]
 

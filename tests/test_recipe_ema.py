@@ -5,7 +5,6 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import two_replica_strategy
-from zoo import layers as zoo_layers
 from zoo.recipe import ema as ema_lib
 
 DECAY = 0.5  # reached at t = 8, so a few steps cover both the warm-up and the plateau
@@ -15,7 +14,7 @@ def _generator(seed):
   keras.utils.set_random_seed(seed)
   z = keras.Input([3])
   x = keras.layers.Dense(4, use_bias=False)(z)
-  x = zoo_layers.BatchNormalization()(x)
+  x = keras.layers.BatchNormalization()(x)
   return keras.Model(z, keras.layers.Dense(2)(x))
 
 

@@ -6,22 +6,22 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import two_replica_strategy
-from zoo import layers as zoo_layers
+from zoo import hardware
 from zoo.recipe import spectral_norm
 
 SHAPE = (8, 8, 2)
 
 
 def _discriminator(seed=0, precision="float32", extras=True):
-  """A small D like the zoo's: convolutions, zoo.layers' classes, BN, a float32 logit layer."""
+  """A small D like the zoo's: convolutions, LeakyReLU, BN, Dropout, a float32 logit layer."""
   keras.utils.set_random_seed(seed)
-  with zoo_layers.dtype_policy(precision):
+  with hardware.precision_policy(precision):
     images = keras.Input(SHAPE)
     x = keras.layers.Conv2D(4, 3, strides=2, padding="same")(images)
-    x = zoo_layers.LeakyReLU(negative_slope=0.2)(x)
+    x = keras.layers.LeakyReLU(negative_slope=0.2)(x)
     if extras:
-      x = zoo_layers.BatchNormalization()(x)
-      x = zoo_layers.Dropout(0.3)(x)
+      x = keras.layers.BatchNormalization()(x)
+      x = keras.layers.Dropout(0.3)(x)
     x = keras.layers.Conv2D(6, 3, padding="same")(x)
     x = keras.layers.Flatten()(x)
     x = keras.layers.Dense(8, activation="relu")(x)
@@ -47,7 +47,7 @@ def test_every_dense_and_conv_is_wrapped_and_nothing_else(precision):
       assert isinstance(after, spectral_norm.SpectralNormalization) and after.layer is before
       assert after.layer.dtype_policy.name == ("float32" if after is wrapped.layers[-1] else precision)
     else:
-      assert after is before  # zoo.layers' classes, BN and Dropout kept as they are
+      assert after is before  # LeakyReLU, BN and Dropout kept as they are
     assert after.output.dtype == before.output.dtype and after.output.shape == before.output.shape
   assert len(_wrappers(wrapped)) == 4
   assert wrapped.output.shape == original.output.shape and wrapped.output.dtype == "float32"

@@ -28,11 +28,11 @@ def test_n_steps_then_n_more_equals_2n_uninterrupted(tmp_path, data_dir):
 
 def test_dropout_seeds_are_checkpointed_and_an_older_checkpoint_without_them_still_resumes(
     tmp_path, data_dir, monkeypatch):
-  from zoo import layers
+  from zoo.training import state
   config = tiny_config(tmp_path / "run", data_dir, steps=6, checkpoint_every=6)
   assert config.options["discriminator_dropout"] > 0  # dense_gan's D drops units by default
   with monkeypatch.context() as patch:  # a checkpoint as written before the seeds were saved
-    patch.setattr(layers, "seed_states", lambda model: [])
+    patch.setattr(state, "seed_states", lambda model: [])
     training.fit(config, log=lambda *_: None)
   assert not any(name.startswith("random_states") for name in checkpoint_values(config.logdir))
   lines = []

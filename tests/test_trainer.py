@@ -120,7 +120,7 @@ def _adam_updates(optimizer_class, initial, gradients):
 
 
 def test_fused_adam_matches_keras_adam():
-  from zoo.optimizers import FusedAdam
+  from zoo.accel import FusedAdam
   rng = np.random.default_rng(0)
   initial = [rng.normal(size=shape).astype("float32") for shape in [(100, 128), (128,), (64, 32)]]
   gradients = [[rng.normal(size=x.shape).astype("float32") for x in initial] for _ in range(5)]

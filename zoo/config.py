@@ -71,6 +71,9 @@ class TrainConfig:
   precision: str = _field("auto", "Compute dtype policy; variables and losses stay float32. auto: "
                           "mixed_bfloat16 where the hardware multiplies in bfloat16 (TPU, GPU >= Ampere, CPU "
                           "with AMX or AVX512-BF16), else float32 (zoo/hardware.py).", choices=PRECISIONS)
+  fast_kernels: str = _field("auto", "The zoo's fast layer kernels and fused Adam (zoo/accel/): auto where "
+                             "measured to pay on this host, on everywhere, off for Keras' own.",
+                             choices=("auto", "on", "off"))
   # Score real and fake in one D call. It saves a call but G's gradient then also flows back through
   # the real half: a loss for convolutional D on CPU (docs/performance.md). Not for D with BatchNorm.
   joint_discriminator_pass: bool = _field(True, "Score real and fake in one D call (faster for cheap D; "
@@ -96,7 +99,7 @@ FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 # first, the pixel range comes from the model, and options have flags of their own.
 NOT_FLAGS = {"model", "logdir", "pixel_range", "options"}
 # Speed settings: a resumed run may change them, and ModelSpec.tuning may set only them.
-TUNING_FIELDS = {"strategy", "tpu", "steps_per_call", "jit_compile", "precision",
+TUNING_FIELDS = {"strategy", "tpu", "steps_per_call", "jit_compile", "precision", "fast_kernels",
                  "joint_discriminator_pass"}
 # A resumed run must not silently change what the checkpoint means (or holds: spectral norm's vectors
 # and the EMA generator are variables of their own).

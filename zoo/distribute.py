@@ -6,6 +6,7 @@ raises ValueError with a one-line message naming the flag or variable to fix (th
 import json
 import os
 
+import keras
 import tensorflow as tf
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
@@ -80,3 +81,13 @@ def is_chief(strategy) -> bool:
     return True
   has_chief = "chief" in json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
   return task_type == "chief" or (not has_chief and task_type == "worker" and task_id == 0)
+
+
+def replica_batch_norm(**kwargs):
+  """A BatchNormalization that normalises over the global batch when there are several replicas.
+
+  Without it 2 replicas would train a different model than 1; synchronising costs a cross-replica
+  reduction, so it is only switched on when needed.
+  """
+  replicas = tf.distribute.get_strategy().num_replicas_in_sync
+  return keras.layers.BatchNormalization(synchronized=replicas > 1, **kwargs)

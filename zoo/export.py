@@ -37,6 +37,7 @@ def export_generator(logdir: str, out: str, use_ema: bool = True):
   from zoo import runs
   _check_out(out)
   generator, config = runs.restore_generator(logdir, use_ema)
+  generator = _in_float32(generator, config)
   parent = os.path.dirname(os.path.abspath(out))
   os.makedirs(parent, exist_ok=True)
   staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
@@ -56,6 +57,19 @@ def export_generator(logdir: str, out: str, use_ema: bool = True):
   return os.path.join(out, KERAS_FILE), os.path.join(out, SAVED_MODEL)
 
 
+def _in_float32(generator, config):
+  """G rebuilt under the float32 policy with the trained weights (variables are float32 under mixed
+  precision too): an export computes and returns float32, whatever precision the run trained in."""
+  import dataclasses
+  from zoo import models, runs
+  if config.precision == "float32":
+    return generator
+  float32 = dataclasses.replace(config, precision="float32")
+  copy = runs.build_generator(float32, models.get_model(config.model))
+  copy.set_weights(generator.get_weights())
+  return copy
+
+
 def _check_out(out):
   if os.path.exists(out) and not os.path.isdir(out):
     raise ValueError(f"--out={out!r} is a file; give a folder (new, or an earlier export to replace).")
@@ -65,9 +79,9 @@ def _check_out(out):
 
 def _write(generator, config, folder):
   import tensorflow as tf
-  from zoo import layers, models
+  from zoo import models
   spec = models.get_model(config.model)
-  model = spec.export_model(config, generator) if spec.export_model else layers.to_stock_keras(generator)
+  model = spec.export_model(config, generator) if spec.export_model else generator
   model.save(os.path.join(folder, KERAS_FILE))  # stock layers: loads with Keras alone
   module = tf.Module()
   module.model = model

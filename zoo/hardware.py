@@ -5,6 +5,7 @@ step ran 1.3-1.5x faster on a CPU with AMX), and the largest loss where it does 
 native bfloat16 (e.g. an AMD EPYC with AVX2 only) the same step ran ~9x slower in bfloat16 than in
 float32, because every matrix product is emulated.
 """
+import contextlib
 import functools
 
 NATIVE_BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -39,3 +40,16 @@ def auto_precision(strategy: str) -> str:
   if gpus:
     return "mixed_bfloat16" if min(gpus) >= MIN_BF16_GPU_CAPABILITY else "float32"
   return "mixed_bfloat16" if cpu_flags() & set(NATIVE_BF16_CPU_FLAGS) else "float32"
+
+
+@contextlib.contextmanager
+def precision_policy(name: str):
+  """Builds layers under a Keras dtype policy ("float32", "mixed_bfloat16", ...) without leaving it set
+  for the rest of the process."""
+  import keras
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(name)
+  try:
+    yield
+  finally:
+    keras.config.set_dtype_policy(previous)

@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from zoo import layers as zoo_layers
+from zoo import distribute
 from zoo.models.registry import ModelSpec, Option, Pretraining, register
 from zoo.recipe import regularizers
 
@@ -146,7 +146,7 @@ def _strided_discriminator_layers(x, batchnorm):
     x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init,
                       use_bias=not normalised)(x)
     if normalised:
-      x = zoo_layers.replica_batch_norm()(x)
+      x = distribute.replica_batch_norm()(x)
     x = layers.LeakyReLU(LEAKY_SLOPE)(x)
   return x
 

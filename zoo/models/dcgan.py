@@ -11,12 +11,11 @@ Two configurations (docs/dcgan.md says why):
   projection, a 3-convolution D with BN, N(0, 0.02) init, no dropout, G's moving average;
 - `--recipe=article`, the article's exact networks: 64x64, F = 512, no BN on the projection, L2(0.01)
   on G's kernels, a 2-convolution D with dropout 0.3 and no BN, Keras' default init.
-The layers whose Keras kernels are slow on CPUs come from zoo/layers.py (same weights and arithmetic).
 """
 import keras
 from keras import layers
 
-from zoo import layers as zoo_layers
+from zoo import distribute
 from zoo.models import conditioning
 from zoo.models.registry import ModelSpec, Option, images_and_label, noise_and_label, register
 from zoo.recipe import regularizers
@@ -118,9 +117,9 @@ def _initializer(config):
 def _generator_batch_norm(config, x, label):
   """G's BatchNorm; per-class scale and offset in a conditional run with conditional_batchnorm."""
   if label is None or not config.options["conditional_batchnorm"]:
-    return zoo_layers.replica_batch_norm()(x)
+    return distribute.replica_batch_norm()(x)
   return conditioning.conditional_batch_norm(x, label, conditioning.num_classes(config),
-                                            zoo_layers.replica_batch_norm)
+                                            distribute.replica_batch_norm)
 
 
 def build_generator(config, image_shape):
@@ -139,12 +138,12 @@ def build_generator(config, image_shape):
                      kernel_regularizer=regularizer)(z)
   x = layers.Reshape((SEED_SIZE, SEED_SIZE, seed_filters))(x)  # [B, 4, 4, 512] in the article
   for filters in upsampling_filters(height, seed_filters):
-    x = zoo_layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=init,
-                                   kernel_regularizer=regularizer,
-                                   use_bias=config.options["generator_conv_bias"])(x)
+    x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=init,
+                               kernel_regularizer=regularizer,
+                               use_bias=config.options["generator_conv_bias"])(x)
     x = _generator_batch_norm(config, x, label)
     x = layers.Activation("relu")(x)
-  x = zoo_layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init)(x)
+  x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init)(x)
   images = layers.Activation("tanh", dtype="float32")(x)  # float32 output under mixed precision
   return keras.Model(inputs, images, name="dcgan_generator")
 
@@ -159,12 +158,12 @@ def build_discriminator(config, image_shape):
     normalized = i > 0 and config.options["discriminator_batchnorm"]
     # BatchNorm's offset makes a bias before it redundant (its gradient is rounding noise, which Adam
     # turns into steps of random sign).
-    x = zoo_layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init,
-                          use_bias=not normalized)(x)
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=init,
+                      use_bias=not normalized)(x)
     if normalized:
-      x = zoo_layers.replica_batch_norm()(x)
-    x = zoo_layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)
-    x = zoo_layers.Dropout(dropout_rate)(x)
+      x = distribute.replica_batch_norm()(x)
+    x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)
+    x = layers.Dropout(dropout_rate)(x)
   x = layers.Flatten()(x)
   # [B, 1]; the article's sigmoid moves into the loss
   logits = layers.Dense(1, dtype="float32", kernel_initializer=init)(x)

@@ -20,7 +20,6 @@ import math
 import keras
 from keras import layers
 
-from zoo import layers as zoo_layers
 from zoo.models import conditioning
 from zoo.models.registry import ModelSpec, Option, images_and_label, noise_and_label, register
 
@@ -62,9 +61,8 @@ def build_generator(config, image_shape):
   inputs, x, _ = conditioning.generator_inputs(config)  # z, or z joined with the label's embedding
   for units in config.options["generator_units"]:
     x = _dense_relu(x, units, config.options["generator_batch_norm"])
-  x = layers.Dense(math.prod(image_shape))(x)
-  x = layers.Activation("sigmoid", dtype="float32")(x)  # float32 output under mixed precision
-  images = layers.Reshape(image_shape)(x)  # [B, H, W, C]
+  x = layers.Reshape(image_shape)(layers.Dense(math.prod(image_shape))(x))  # [B, H, W, C]
+  images = layers.Activation("sigmoid", dtype="float32")(x)  # float32 output under mixed precision
   return keras.Model(inputs, images, name="dense_gan_generator")
 
 
@@ -85,7 +83,7 @@ def build_discriminator(config, image_shape):
     x = (layers.ReLU() if config.options["discriminator_activation"] == "relu" else
          layers.LeakyReLU(LEAKY_SLOPE))(x)
     if config.options["discriminator_dropout"]:
-      x = zoo_layers.Dropout(config.options["discriminator_dropout"])(x)
+      x = layers.Dropout(config.options["discriminator_dropout"])(x)
   logits = layers.Dense(1, dtype="float32")(x)  # [B, 1]
   logits = conditioning.projection(config, x, label, logits)  # --conditional=projection
   return keras.Model(inputs, logits, name="dense_gan_discriminator")

@@ -118,7 +118,7 @@ class ModelSpec:
   grid_rows: Optional[Callable[[Dict[str, Any], Any], list]] = None
   pretraining: Optional[Pretraining] = None
   # (config, generator) -> a Keras model of stock layers doing what G does at inference, for
-  # zoo.export (default: zoo.layers.to_stock_keras). Its input is z, or images in the pixel range.
+  # zoo.export (default: G itself, already stock Keras layers). Its input is z, or images in the pixel range.
   export_model: Optional[Callable[[Any, Any], Any]] = None
   # The command-line tools that apply to this model besides zoo.train/zoo.export, e.g. ("compress",).
   tools: Tuple[str, ...] = ()

@@ -3,7 +3,7 @@
 `spectrally_normalized(D)` wraps each Dense and Conv2D layer of a built functional or Sequential D, the
 logit layer included as in the paper, so that it computes with W / sigma(W), sigma the largest singular
 value of its kernel reshaped to [fan_in, units], estimated by power iteration. Nothing else changes:
-the other layers (zoo.layers' own classes, BatchNormalization, ...) are the same objects, with their
+the other layers (BatchNormalization, LeakyReLU, ...) are the same objects, with their
 weights and dtype policies, and so are the wrapped layers.
 
 Keras' own keras.layers.SpectralNormalization is not used as it is, for two reasons found by testing

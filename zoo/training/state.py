@@ -6,15 +6,15 @@ a seed state kept here (Dropout's), so these variables are all a run needs to re
 import keras
 import tensorflow as tf
 
-from zoo import layers
-from zoo import optimizers
+from zoo import accel
+from zoo import hardware
 from zoo import runs
 from zoo.recipe import ema as ema_lib
 from zoo.recipe import spectral_norm
 
 
 def make_optimizer(config, learning_rate):
-  optimizer = optimizers.FusedAdam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
+  optimizer = accel.adam(config.fast_kernels, learning_rate, config.beta_1, config.beta_2)
   if config.precision == "mixed_float16":
     optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
   return optimizer
@@ -36,7 +36,7 @@ class TrainState:
     self.pretraining = spec.pretraining
     self.use_ema = config.use_ema
     keras.utils.set_random_seed(config.seed)
-    with strategy.scope(), layers.dtype_policy(config.precision):
+    with strategy.scope(), hardware.precision_policy(config.precision):
       self.generator = spec.build_generator(config, image_shape)
       self.discriminator = spec.build_discriminator(config, image_shape)
       if config.spectral_norm:
@@ -60,6 +60,9 @@ class TrainState:
         self.ema = ema_lib.ExponentialMovingAverage(
             self.generator, spec.build_generator(config, image_shape), config.ema_decay)
         self.ema.initialize()
+      for model in (self.generator, self.discriminator, self.pretrained, self.ema and self.ema.target):
+        if model is not None:
+          accel.accelerate(model, config.fast_kernels)
     self.checkpoint = tf.train.Checkpoint(**self._trackables())
 
   def _trackables(self):
@@ -72,7 +75,7 @@ class TrainState:
                       "pretrain_step": self.pretrain_step})
     # Dropout's seed advances every call; Keras keeps it outside the weights a checkpoint sees.
     random_states = [state for model in (self.generator, self.discriminator, self.pretrained)
-                     if model is not None for state in layers.seed_states(model)]
+                     if model is not None for state in seed_states(model)]
     if random_states:
       objects["random_states"] = random_states
     return objects
@@ -97,3 +100,10 @@ class TrainState:
   def global_step(self) -> int:
     """Steps over all phases: checkpoint numbers and TensorBoard steps."""
     return int(self.step.numpy()) + int(self.pretrain_step.numpy())
+
+
+def seed_states(model):
+  """The seed-generator states of `model`'s layers (Dropout's), in layer order: Keras advances them on
+  every call but leaves them out of `model.weights`, so a checkpoint must hold them explicitly."""
+  return [layer.seed_generator.state for layer in accel.walk_layers(model)
+          if getattr(layer, "seed_generator", None) is not None]

@@ -131,6 +131,7 @@ SPEC = register(ModelSpec(
               "colorize": {"dataset": "folder_rgb", "image_size": 16, "train_split": "train",
                            "options": {"task": "colorize"}}},
     tools=("restore",),
+    export_model=networks.stock_generator,
     pixel_range=PIXEL_RANGE,
     description="conditional image-to-image restoration GAN, U-Net G, pair D, adversarial + L1 (004)",
     prepare_batch=degrade_batch,

@@ -34,6 +34,19 @@ class ClipWhenInferring(layers.Layer):
                              layers.Rescaling(1.0, offset=self.low)], name=self.name)
 
 
+def stock_generator(config, generator):
+  """A copy of G with its clip as stock layers and the same weights, for exports that load without the
+  zoo."""
+  del config
+
+  def clone(layer):
+    return layer.to_stock() if isinstance(layer, ClipWhenInferring) else type(layer).from_config(
+        layer.get_config())
+  copy = keras.models.clone_model(generator, clone_function=clone)
+  copy.set_weights(generator.get_weights())
+  return copy
+
+
 def _conv(filters, kernel, strides=1):
   return layers.Conv2D(filters, kernel, strides=strides, padding="same")
 

@@ -1,87 +1,101 @@
-"""Keras layers with faster kernels on CPUs: the same weights, arguments and arithmetic as Keras' own.
+"""Fast kernels for Keras layers on CPUs: the same weights, arguments and arithmetic as Keras' own.
 
-Profiling dcgan's step in bfloat16 (docs/performance.md, "Where dcgan's step time went") found Keras 3
-layers spending far more time than their arithmetic needs on oneDNN CPUs:
+Profiling dcgan's step (docs/performance.md, "Where dcgan's step time went") found Keras 3 layers
+spending far more time than their arithmetic needs on CPUs:
 
 - `BatchNormalization` computes batch statistics and normalises with ~15 element-wise ops, each a pass
   over memory in float32; TensorFlow's fused kernel does it in one (Keras 2 used it, Keras 3 dropped it).
 - `Conv2DTranspose` with a 4x4 kernel and stride 2 on a small input (a generator's first upsampling,
   4x4 or 8x8 with hundreds of channels) runs in bfloat16 at a fraction of the speed of the same
   arithmetic as a matrix product, which is what it becomes here.
-- `Dropout` draws one 32-bit random number per element; 16 bits decide keep or drop as well.
-- `LeakyReLU`'s gradient reads its input, which defeats Grappler's Conv2D + BiasAdd + LeakyReLU fusion.
+- In float32 on TensorFlow's Eigen CPU kernels (its default on CPUs without AVX512-VNNI/BF16 or AMX,
+  e.g. an AVX2 AMD EPYC), Conv2DBackpropInput (a transposed convolution's forward pass, and a
+  convolution's input gradient) is slow at small images with many channels; there `Conv2DTranspose`'s
+  forward pass and `Conv2D`'s input gradient run as matrix products, one per output pixel phase.
 
-In float32 on a CPU without oneDNN's kernels (TensorFlow's default on CPUs without AVX512-VNNI/BF16 or
-AMX, e.g. an AVX2 AMD EPYC), TensorFlow's Eigen kernel for Conv2DBackpropInput (a transposed
-convolution's forward pass, and a convolution's input gradient) is slow at small images with many
-channels (`python -m benchmarks.layers` measures it). There `Conv2DTranspose`'s
-forward pass and `Conv2D`'s input gradient run as matrix products, one per output pixel phase, and
-every other pass keeps TensorFlow's kernel.
-
-Each class subclasses the Keras layer and falls back to it wherever its fast path does not apply
-(synchronised BatchNorm, other kernel sizes, masks, ...). `stock_keras_layers()` builds models whose
-layers always use Keras' own kernels: the reference of `benchmarks/throughput.py`, and the export, which
-writes models that load without the zoo (`to_stock_keras`).
+`accelerate(model, mode)` gives each such layer of a built model the subclass below that overrides its
+`call`; a subclass falls back to Keras' call wherever its fast path does not apply (synchronised
+BatchNorm, other kernel sizes, masks, ...).
 """
-import contextlib
 import functools
-import threading
 
 import keras
 import tensorflow as tf
 
-_DROPOUT_BITS = 16
 # Up to this many input pixels a 4x4 stride-2 transposed convolution in bfloat16 runs faster as a matrix
 # product on the AMX Xeon (batch 64, benchmarks/layers.py: 4.3x at 4x4, 1.3x at 8x8, 0.5x at 16x16).
-# The gain is AMX's bf16 matrix units.
 _MAX_MATMUL_INPUT_PIXELS = 8 * 8
 # float32 on TensorFlow's Eigen CPU kernels (AMD EPYC, AVX2, batch 64, benchmarks/layers.py): the phase
 # matrix products beat Conv2DBackpropInput at inputs of at most 8x8 pixels with at least 128 input and
-# 64 output channels (4x4x512->256, 4x4x256->128, 8x8x256->128, 8x8x128->64), and lose at 7x7x64->32,
-# at 14x14 and larger inputs, and with 1 or 2 output channels.
+# 64 output channels, and lose at 7x7x64->32, at 14x14 and larger inputs, and with 1 or 2 output channels.
 _FLOAT32_EIGEN_MAX_INPUT_PIXELS = 8 * 8
 _FLOAT32_EIGEN_MIN_IN_CHANNELS = 128
 _FLOAT32_EIGEN_MIN_OUT_CHANNELS = 64
 
-_state = threading.local()
+
+def walk_layers(model):
+  """Every layer of `model`, nested models' layers included, depth first."""
+  for layer in getattr(model, "layers", ()):
+    yield layer
+    yield from walk_layers(layer)
 
 
-@contextlib.contextmanager
-def dtype_policy(name: str):
-  """Builds layers under a Keras dtype policy without leaving it set for the rest of the process."""
-  previous = keras.config.dtype_policy()
-  keras.config.set_dtype_policy(name)
+def accelerate(model, mode="auto", classes=None):
+  """Gives `model`'s layers their fast kernels (in place) and returns it; `mode` as in zoo.accel.
+
+  `classes` narrows FAST_CLASSES to some Keras classes (benchmarks time each path alone).
+  """
+  if mode == "off":
+    return model
+  table = FAST_CLASSES if classes is None else {k: v for k, v in FAST_CLASSES.items() if k in classes}
+  for layer in [model, *walk_layers(model)]:
+    fast = table.get(type(layer))
+    if fast is not None:
+      layer.__class__ = fast
+      layer.fast_mode = mode
+  return model
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_kernel_library() -> str:
+  """'onednn' if TensorFlow runs oneDNN's CPU kernels in this process, 'eigen' if its own, else 'unknown'.
+
+  TensorFlow turns oneDNN on by default only on CPUs with AVX512-VNNI, AVX512-BF16 or AMX; the
+  environment variable TF_ENABLE_ONEDNN_OPTS, read when TensorFlow loads, overrides that.
+  """
   try:
-    yield
-  finally:
-    keras.config.set_dtype_policy(previous)
+    from tensorflow.python.util import _pywrap_util_port  # what TensorFlow's own tests ask
+    return "onednn" if _pywrap_util_port.IsMklEnabled() else "eigen"
+  except (ImportError, AttributeError):
+    return "unknown"
 
 
-@contextlib.contextmanager
-def stock_keras_layers(*classes):
-  """Layers built inside this context always run Keras' own kernels: every layer of this module, or
-  only those of `classes`, e.g. `stock_keras_layers(Conv2D, Conv2DTranspose)`."""
-  previous = _stock_classes()
-  _state.stock = previous + (classes or (_KernelChoice,))
-  try:
-    yield
-  finally:
-    _state.stock = previous
+@functools.lru_cache(maxsize=None)
+def _visible_gpus():
+  return bool(tf.config.list_logical_devices("GPU"))
 
 
-def _stock_classes():
-  return getattr(_state, "stock", ())
+def transposed_convolution_by_matmul(mode, dtype, height, width, in_channels, out_channels) -> bool:
+  """Whether a 4x4 stride-2 'same' transposed convolution of a [B, height, width, in_channels] input
+  to out_channels runs as `conv2d_transpose_stride_2`'s matrix products in float32: under "auto" only
+  where they were measured faster (TensorFlow's Eigen CPU kernels, the limits above), under "on"
+  wherever the shapes are known."""
+  if dtype != "float32" or height is None or width is None or in_channels is None:
+    return False
+  if mode == "on":
+    return True
+  if cpu_kernel_library() != "eigen" or _visible_gpus():
+    return False
+  return (height * width <= _FLOAT32_EIGEN_MAX_INPUT_PIXELS and in_channels >= _FLOAT32_EIGEN_MIN_IN_CHANNELS
+          and out_channels >= _FLOAT32_EIGEN_MIN_OUT_CHANNELS)
 
 
-class _KernelChoice:
-  """Records at construction whether the layer may use its fast kernel (see stock_keras_layers)."""
-
-  def __init__(self, *args, **kwargs):
-    super().__init__(*args, **kwargs)
-    self.fast_kernel = not isinstance(self, _stock_classes())
+def _is_4x4_stride_2_same(layer):
+  return (tuple(layer.kernel_size) == (4, 4) and tuple(layer.strides) == (2, 2) and layer.padding == "same"
+          and tuple(layer.dilation_rate) == (1, 1) and layer.data_format == "channels_last")
 
 
-class BatchNormalization(_KernelChoice, keras.layers.BatchNormalization):
+class BatchNormalization(keras.layers.BatchNormalization):
   """Keras' BatchNormalization, run by TensorFlow's fused kernel when it is not synchronised.
 
   Statistics are computed in float32 whatever the input dtype, and the moving variance is updated with
@@ -111,63 +125,16 @@ class BatchNormalization(_KernelChoice, keras.layers.BatchNormalization):
 
   def _fusable(self, inputs, mask):
     rank = inputs.shape.rank
-    return (self.fast_kernel and not self.synchronized and not self.renorm and mask is None
+    return (not self.synchronized and not self.renorm and mask is None
             and rank in (2, 4) and self.axis in (-1, rank - 1)
             # the fused kernel's smallest epsilon
             and self.epsilon >= 1.001e-5)
 
 
-def replica_batch_norm(**kwargs):
-  """A BatchNormalization that normalises over the global batch when there are several replicas.
-
-  Without it 2 replicas would train a different model than 1; synchronising costs a cross-replica
-  reduction, so it is only switched on when needed.
-  """
-  replicas = tf.distribute.get_strategy().num_replicas_in_sync
-  return BatchNormalization(synchronized=replicas > 1, **kwargs)
-
-
-@functools.lru_cache(maxsize=None)
-def cpu_kernel_library() -> str:
-  """'onednn' if TensorFlow runs oneDNN's CPU kernels in this process, 'eigen' if its own, else 'unknown'.
-
-  TensorFlow turns oneDNN on by default only on CPUs with AVX512-VNNI, AVX512-BF16 or AMX; the
-  environment variable TF_ENABLE_ONEDNN_OPTS, read when TensorFlow loads, overrides that.
-  """
-  try:
-    from tensorflow.python.util import _pywrap_util_port  # what TensorFlow's own tests ask
-    return "onednn" if _pywrap_util_port.IsMklEnabled() else "eigen"
-  except (ImportError, AttributeError):
-    return "unknown"
-
-
-@functools.lru_cache(maxsize=None)
-def _visible_gpus():
-  return bool(tf.config.list_logical_devices("GPU"))
-
-
-def transposed_convolution_by_matmul(dtype, height, width, in_channels, out_channels) -> bool:
-  """Whether a 4x4 stride-2 'same' transposed convolution of a [B, height, width, in_channels] input
-  to out_channels runs faster as `conv2d_transpose_stride_2`'s matrix products than as TensorFlow's
-  Conv2DBackpropInput kernel, in float32: measured on TensorFlow's Eigen CPU kernels only (see the
-  limits above); elsewhere (oneDNN, GPUs, other dtypes) TensorFlow's kernel is kept."""
-  if dtype != "float32" or height is None or width is None or in_channels is None:
-    return False
-  if cpu_kernel_library() != "eigen" or _visible_gpus():
-    return False
-  return (height * width <= _FLOAT32_EIGEN_MAX_INPUT_PIXELS and in_channels >= _FLOAT32_EIGEN_MIN_IN_CHANNELS
-          and out_channels >= _FLOAT32_EIGEN_MIN_OUT_CHANNELS)
-
-
-def _is_4x4_stride_2_same(layer):
-  return (tuple(layer.kernel_size) == (4, 4) and tuple(layer.strides) == (2, 2) and layer.padding == "same"
-          and tuple(layer.dilation_rate) == (1, 1) and layer.data_format == "channels_last")
-
-
-class Conv2DTranspose(_KernelChoice, keras.layers.Conv2DTranspose):
+class Conv2DTranspose(keras.layers.Conv2DTranspose):
   """Keras' Conv2DTranspose; a 4x4 kernel with stride 2 and 'same' padding on a small input runs as
   matrix products: in bfloat16 one product and a pixel shuffle (`upsample_4x4_stride_2`, gradients
-  included); in float32, where `transposed_convolution_by_matmul` says it pays, one product per output
+  included); in float32, where `transposed_convolution_by_matmul` says so, one product per output
   pixel phase for the forward pass and TensorFlow's kernels for the gradients
   (`conv2d_transpose_stride_2`)."""
 
@@ -186,20 +153,21 @@ class Conv2DTranspose(_KernelChoice, keras.layers.Conv2DTranspose):
   def _matmul_path(self, inputs):
     """'bfloat16', 'float32' or None (Keras' kernel)."""
     _, height, width, in_channels = inputs.shape
-    if not (self.fast_kernel and _is_4x4_stride_2_same(self) and self.output_padding is None):
+    if not (_is_4x4_stride_2_same(self) and self.output_padding is None):
       return None
     if (self.compute_dtype == "bfloat16" and height is not None and width is not None
-        and height * width <= _MAX_MATMUL_INPUT_PIXELS):
+        and (self.fast_mode == "on" or height * width <= _MAX_MATMUL_INPUT_PIXELS)):
       return "bfloat16"
-    if transposed_convolution_by_matmul(self.compute_dtype, height, width, in_channels, self.filters):
+    if transposed_convolution_by_matmul(self.fast_mode, self.compute_dtype, height, width, in_channels,
+                                        self.filters):
       return "float32"
     return None
 
 
-class Conv2D(_KernelChoice, keras.layers.Conv2D):
+class Conv2D(keras.layers.Conv2D):
   """Keras' Conv2D; for a 4x4 kernel with stride 2 and 'same' padding (a DCGAN discriminator's), the
   gradient with respect to the input runs as matrix products where `transposed_convolution_by_matmul`
-  says they pay (`conv2d_stride_2`). The forward pass and the kernel's gradient are TensorFlow's."""
+  says so (`conv2d_stride_2`). The forward pass and the kernel's gradient are TensorFlow's."""
 
   def convolution_op(self, inputs, kernel):
     if not self._input_gradient_as_matrix_products(inputs):
@@ -208,12 +176,11 @@ class Conv2D(_KernelChoice, keras.layers.Conv2D):
 
   def _input_gradient_as_matrix_products(self, inputs):
     _, height, width, _ = inputs.shape
-    if not (self.fast_kernel and _is_4x4_stride_2_same(self) and self.groups == 1
-            and height is not None and width is not None):
+    if not (_is_4x4_stride_2_same(self) and self.groups == 1 and height is not None and width is not None):
       return False
     # the input gradient is a transposed convolution of the output gradient [B, H/2, W/2, filters]
-    return transposed_convolution_by_matmul(self.compute_dtype, (height + 1) // 2, (width + 1) // 2,
-                                            self.filters, inputs.shape[-1])
+    return transposed_convolution_by_matmul(self.fast_mode, self.compute_dtype, (height + 1) // 2,
+                                            (width + 1) // 2, self.filters, inputs.shape[-1])
 
 
 def conv2d_transpose_stride_2(inputs, kernel):
@@ -315,17 +282,15 @@ def upsample_4x4_stride_2(inputs, kernel):
   return outputs
 
 
-class LeakyReLU(_KernelChoice, keras.layers.LeakyReLU):
+class LeakyReLU(keras.layers.LeakyReLU):
   """Keras' LeakyReLU, with its gradient computed from its output instead of its input.
 
   The same values (the output has the input's sign, for a positive slope). Reading the output lets
-  TensorFlow's graph optimiser fuse a preceding Conv2D + BiasAdd with the activation: with the input
-  read by the gradient, it tries the fusion on dcgan's discriminator anyway, fails and logs
-  "remapper failed: ... LeakyReluGrad ... exist for missing node .../BiasAdd".
+  TensorFlow's graph optimiser fuse a preceding Conv2D + BiasAdd with the activation.
   """
 
   def call(self, inputs):
-    if not (self.fast_kernel and self.negative_slope > 0):
+    if self.negative_slope <= 0:
       return super().call(inputs)
     return _leaky_relu_with_output_gradient(inputs, self.negative_slope)
 
@@ -341,14 +306,14 @@ def _leaky_relu_with_output_gradient(inputs, slope):
   return leaky_relu(inputs)
 
 
-class Dropout(_KernelChoice, keras.layers.Dropout):
+class Dropout(keras.layers.Dropout):
   """Keras' Dropout, deciding keep or drop from 16 random bits per element instead of a float32 draw.
 
   The drop probability is rate rounded to a multiple of 2**-16 (0.3 becomes 0.300003).
   """
 
   def call(self, inputs, training=False):
-    if not (self.fast_kernel and training and 0 < self.rate < 1 and self.noise_shape is None):
+    if not (training and 0 < self.rate < 1 and self.noise_shape is None):
       return super().call(inputs, training=training)
     size = tf.size(inputs)
     seed = tf.cast(tf.math.floormod(self.seed_generator.next(), tf.int32.max - 1), tf.int32)
@@ -359,35 +324,12 @@ class Dropout(_KernelChoice, keras.layers.Dropout):
     return tf.where(keep, kept, tf.zeros_like(inputs))
 
 
-def seed_states(model):
-  """The seed-generator states of `model`'s layers (Dropout's), in layer order: Keras advances them on
-  every call but leaves them out of `model.weights`, so a checkpoint must hold them explicitly."""
-  return [layer.seed_generator.state for layer in model._flatten_layers(include_self=False)
-          if getattr(layer, "seed_generator", None) is not None]
+_DROPOUT_BITS = 16
 
 
-_STOCK = {BatchNormalization: keras.layers.BatchNormalization,
-          Conv2D: keras.layers.Conv2D,
-          Conv2DTranspose: keras.layers.Conv2DTranspose,
-          LeakyReLU: keras.layers.LeakyReLU,
-          Dropout: keras.layers.Dropout}
-
-
-def to_stock_keras(model):
-  """A copy of `model` with Keras' own classes in place of this module's, and the same weights.
-
-  A layer with a `to_stock()` method (one a model defines) is replaced by what it returns: stock layers
-  doing what it does at inference. Saved, the copy loads with Keras alone, without the zoo installed.
-  """
-  def replaced(layer):
-    return type(layer) in _STOCK or hasattr(layer, "to_stock")
-
-  def clone(layer):
-    if hasattr(layer, "to_stock"):  # a model's own layer that knows its stock equivalent
-      return layer.to_stock()
-    return _STOCK.get(type(layer), type(layer)).from_config(layer.get_config())
-  if not any(replaced(layer) for layer in model.layers):
-    return model
-  copy = keras.models.clone_model(model, clone_function=clone)
-  copy.set_weights(model.get_weights())
-  return copy
+# Keras class -> its fast subclass; `accelerate` swaps the classes of built layers by this table.
+FAST_CLASSES = {keras.layers.BatchNormalization: BatchNormalization,
+                keras.layers.Conv2D: Conv2D,
+                keras.layers.Conv2DTranspose: Conv2DTranspose,
+                keras.layers.LeakyReLU: LeakyReLU,
+                keras.layers.Dropout: Dropout}

@@ -1,16 +1,25 @@
-"""zoo.layers: each fast layer computes what its Keras parent computes, and takes its fast path."""
+"""zoo.accel: each fast kernel computes what its Keras layer computes, and takes its fast path where due."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo import layers as zoo_layers
+from zoo import accel
+from zoo import hardware
+from zoo.accel import kernels
 
+
+def _fast(layer, mode="auto"):
+  return accel.accelerate(layer, mode)
+
+
+def _fast_batch_norm():
+  return _fast(keras.layers.BatchNormalization())
 
 
 def _pair(make_fast, make_stock, input_shape, policy="float32"):
   """The same layer built twice, fast and stock, with identical weights."""
-  with zoo_layers.dtype_policy(policy):
+  with hardware.precision_policy(policy):
     fast, stock = make_fast(), make_stock()
     fast.build(input_shape)
     stock.build(input_shape)
@@ -40,7 +49,7 @@ def _run(layer, inputs, training):
 @pytest.mark.parametrize("shape", [(16, 40), (8, 6, 6, 12)])
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_matches_keras(shape, training):
-  fast, stock = _pair(zoo_layers.BatchNormalization, keras.layers.BatchNormalization, shape)
+  fast, stock = _pair(_fast_batch_norm, keras.layers.BatchNormalization, shape)
   inputs = tf.random.stateless_normal(shape, seed=[1, 2]) * 3.0 + 1.0
   fast_out, fast_grads = _run(fast, inputs, training)
   stock_out, stock_grads = _run(stock, inputs, training)
@@ -53,7 +62,7 @@ def test_batch_norm_matches_keras(shape, training):
 
 def test_batch_norm_in_bfloat16_keeps_float32_statistics():
   shape = (32, 4, 4, 8)
-  fast, stock = _pair(zoo_layers.BatchNormalization, keras.layers.BatchNormalization, shape,
+  fast, stock = _pair(_fast_batch_norm, keras.layers.BatchNormalization, shape,
                       policy="mixed_bfloat16")
   inputs = tf.random.stateless_normal(shape, seed=[3, 4]) * 2.0 + 5.0
   fast_out = fast(inputs, training=True)
@@ -64,7 +73,7 @@ def test_batch_norm_in_bfloat16_keeps_float32_statistics():
 
 
 def test_synchronized_batch_norm_uses_the_keras_path():
-  layer = zoo_layers.BatchNormalization(synchronized=True)
+  layer = _fast(keras.layers.BatchNormalization(synchronized=True))
   assert not layer._fusable(tf.zeros([4, 3]), None)
 
 
@@ -79,7 +88,7 @@ def test_upsample_4x4_stride_2_is_a_transposed_convolution(size):
   kernel = tf.random.stateless_normal([4, 4, 6, 10], seed=[7, 8])
   with tf.GradientTape(persistent=True) as tape:
     tape.watch([inputs, kernel])
-    fast = zoo_layers.upsample_4x4_stride_2(inputs, kernel)
+    fast = kernels.upsample_4x4_stride_2(inputs, kernel)
     stock = tf.nn.conv2d_transpose(inputs, kernel, [3, 2 * size, 2 * size, 6], 2, padding="SAME")
     fast_loss, stock_loss = _weighted_sum(fast), _weighted_sum(stock)
   np.testing.assert_allclose(fast, stock, rtol=1e-4, atol=1e-4)
@@ -91,7 +100,8 @@ def test_upsample_4x4_stride_2_is_a_transposed_convolution(size):
 def test_transposed_convolution_in_bfloat16_matches_keras(size):
   shape = (3, size, size, 10)
   make = lambda cls: cls(6, 4, strides=2, padding="same")  # noqa: E731
-  fast, stock = _pair(lambda: make(zoo_layers.Conv2DTranspose), lambda: make(keras.layers.Conv2DTranspose),
+  fast, stock = _pair(lambda: _fast(make(keras.layers.Conv2DTranspose)),
+                      lambda: make(keras.layers.Conv2DTranspose),
                       shape, policy="mixed_bfloat16")
   inputs = tf.random.stateless_normal(shape, seed=[5, 6])
   fast_out, stock_out = fast(inputs), stock(inputs)
@@ -107,8 +117,8 @@ def test_transposed_convolution_in_bfloat16_matches_keras(size):
 @pytest.fixture
 def eigen_cpu(monkeypatch):
   """The float32 paths' decision as on a CPU running TensorFlow's Eigen kernels, whatever this host runs."""
-  monkeypatch.setattr(zoo_layers, "cpu_kernel_library", lambda: "eigen")
-  monkeypatch.setattr(zoo_layers, "_visible_gpus", lambda: False)
+  monkeypatch.setattr(kernels, "cpu_kernel_library", lambda: "eigen")
+  monkeypatch.setattr(kernels, "_visible_gpus", lambda: False)
 
 
 def _assert_close(fast, stock, rtol=1e-4):
@@ -123,7 +133,7 @@ def test_transposed_convolution_by_phase_is_conv2d_transpose(kernel_size, height
   kernel = tf.random.stateless_normal([kernel_size, kernel_size, 6, 10], seed=[7, 8])
   with tf.GradientTape(persistent=True) as tape:
     tape.watch([inputs, kernel])
-    fast = zoo_layers.conv2d_transpose_stride_2(inputs, kernel)
+    fast = kernels.conv2d_transpose_stride_2(inputs, kernel)
     stock = tf.nn.conv2d_transpose(inputs, kernel, [3, 2 * height, 2 * width, 6], 2, padding="SAME")
     fast_loss, stock_loss = _weighted_sum(fast), _weighted_sum(stock)
   _assert_close(fast, stock)
@@ -137,7 +147,7 @@ def test_convolution_with_matmul_input_gradient_is_conv2d(height, width):
   kernel = tf.random.stateless_normal([4, 4, 6, 10], seed=[2, 8])
   with tf.GradientTape(persistent=True) as tape:
     tape.watch([inputs, kernel])
-    fast = zoo_layers.conv2d_stride_2(inputs, kernel)
+    fast = kernels.conv2d_stride_2(inputs, kernel)
     stock = tf.nn.conv2d(inputs, kernel, 2, padding="SAME")
     fast_loss, stock_loss = _weighted_sum(fast), _weighted_sum(stock)
   np.testing.assert_array_equal(fast, stock)  # the same kernel
@@ -157,7 +167,8 @@ def _gradient_op_types(layer, shape):
 def test_float32_transposed_convolution_matches_keras_on_its_matmul_path(eigen_cpu):
   shape = (3, 4, 4, 128)
   make = lambda cls: cls(64, 4, strides=2, padding="same", activation="relu")  # noqa: E731
-  fast, stock = _pair(lambda: make(zoo_layers.Conv2DTranspose), lambda: make(keras.layers.Conv2DTranspose),
+  fast, stock = _pair(lambda: _fast(make(keras.layers.Conv2DTranspose)),
+                      lambda: make(keras.layers.Conv2DTranspose),
                       shape)
   # The forward pass as matrix products; the gradients by TensorFlow's Conv2D and Conv2DBackpropFilter.
   _assert_matches_keras_without_conv2d_backprop_input(fast, stock, shape)
@@ -166,7 +177,8 @@ def test_float32_transposed_convolution_matches_keras_on_its_matmul_path(eigen_c
 def test_float32_convolution_matches_keras_with_its_matmul_input_gradient(eigen_cpu):
   shape = (3, 8, 8, 64)
   make = lambda cls, name: cls(128, 4, strides=2, padding="same", name=name)  # noqa: E731
-  fast, stock = _pair(lambda: make(zoo_layers.Conv2D, "d"), lambda: make(keras.layers.Conv2D, "d"), shape)
+  fast, stock = _pair(lambda: _fast(make(keras.layers.Conv2D, "d")), lambda: make(keras.layers.Conv2D, "d"),
+                      shape)
   assert fast.get_config() == stock.get_config()
   assert [w.shape for w in fast.weights] == [w.shape for w in stock.weights]
   # TensorFlow's forward pass and kernel gradient; the input gradient as matrix products.
@@ -190,7 +202,7 @@ def _assert_matches_keras_without_conv2d_backprop_input(fast, stock, shape):
 def test_convolution_input_gradient_differentiates_again(eigen_cpu):
   """An R1 penalty differentiates D's input gradient with respect to D's weights."""
   shape = (2, 8, 8, 64)
-  fast, stock = _pair(lambda: zoo_layers.Conv2D(128, 4, strides=2, padding="same"),
+  fast, stock = _pair(lambda: _fast(keras.layers.Conv2D(128, 4, strides=2, padding="same")),
                       lambda: keras.layers.Conv2D(128, 4, strides=2, padding="same"), shape)
   inputs = tf.random.stateless_normal(shape, seed=[3, 3])
 
@@ -211,22 +223,23 @@ def test_convolution_input_gradient_differentiates_again(eigen_cpu):
     (4, 512, 256, True), (4, 256, 128, True), (8, 256, 128, True), (8, 128, 64, True),
     (16, 128, 64, False), (7, 64, 32, False), (16, 64, 1, False), (8, 128, 2, False), (14, 64, 16, False)])
 def test_float32_matmul_path_follows_measured_limits(eigen_cpu, side, in_channels, out_channels, expected):
-  chosen = zoo_layers.transposed_convolution_by_matmul
-  assert chosen("float32", side, side, in_channels, out_channels) == expected
-  assert not chosen("bfloat16", side, side, in_channels, out_channels)
+  chosen = kernels.transposed_convolution_by_matmul
+  assert chosen("auto", "float32", side, side, in_channels, out_channels) == expected
+  assert chosen("on", "float32", side, side, in_channels, out_channels)
+  assert not chosen("auto", "bfloat16", side, side, in_channels, out_channels)
 
 
 @pytest.mark.parametrize("library", ["onednn", "unknown"])
 def test_float32_keeps_tensorflow_kernels_where_not_measured_faster(monkeypatch, library):
-  monkeypatch.setattr(zoo_layers, "cpu_kernel_library", lambda: library)
-  transposed = zoo_layers.Conv2DTranspose(64, 4, strides=2, padding="same")
-  convolution = zoo_layers.Conv2D(128, 4, strides=2, padding="same")
+  monkeypatch.setattr(kernels, "cpu_kernel_library", lambda: library)
+  transposed = _fast(keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same"))
+  convolution = _fast(keras.layers.Conv2D(128, 4, strides=2, padding="same"))
   assert "Conv2DBackpropInput" in _op_types(lambda x: transposed(x), tf.TensorSpec((2, 4, 4, 128)))
   assert "Conv2DBackpropInput" in _gradient_op_types(convolution, (2, 8, 8, 64))
 
 
 def test_transposed_convolution_in_float32_on_a_large_input_uses_keras(eigen_cpu):
-  layer = zoo_layers.Conv2DTranspose(64, 4, strides=2, padding="same")
+  layer = _fast(keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same"))
   ops = _op_types(lambda x: layer(x), tf.TensorSpec((2, 16, 16, 128)))
   assert "Conv2DBackpropInput" in ops and "DepthToSpace" not in ops
 
@@ -234,20 +247,20 @@ def test_transposed_convolution_in_float32_on_a_large_input_uses_keras(eigen_cpu
 @pytest.mark.parametrize("kwargs", [dict(kernel_size=3, strides=2), dict(kernel_size=4, strides=1),
                                     dict(kernel_size=4, strides=2, padding="valid")])
 def test_convolution_with_another_kernel_uses_keras(eigen_cpu, kwargs):
-  layer = zoo_layers.Conv2D(128, **{"padding": "same", **kwargs})
+  layer = _fast(keras.layers.Conv2D(128, **{"padding": "same", **kwargs}))
   ops = _gradient_op_types(layer, (2, 8, 8, 64))
   assert "Conv2DBackpropInput" in ops and "DepthToSpace" not in ops
 
 
 def test_transposed_convolution_with_another_kernel_uses_keras():
-  with zoo_layers.dtype_policy("mixed_bfloat16"):
-    layer = zoo_layers.Conv2DTranspose(4, 3, strides=2, padding="same")
+  with hardware.precision_policy("mixed_bfloat16"):
+    layer = _fast(keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same"))
   ops = _op_types(lambda x: layer(x), tf.TensorSpec((2, 4, 4, 3)))
   assert "Conv2DBackpropInput" in ops and "DepthToSpace" not in ops
 
 
 def test_dropout_drops_at_its_rate_and_rescales():
-  layer = zoo_layers.Dropout(0.3, seed=7)
+  layer = _fast(keras.layers.Dropout(0.3, seed=7))
   inputs = tf.ones([1000, 1000])
   outputs = layer(inputs, training=True).numpy()
   dropped = np.mean(outputs == 0)
@@ -259,46 +272,48 @@ def test_dropout_drops_at_its_rate_and_rescales():
 
 
 def test_dropout_masks_odd_sizes_and_keeps_dtype():
-  with zoo_layers.dtype_policy("mixed_bfloat16"):
-    layer = zoo_layers.Dropout(0.5, seed=1)
+  with hardware.precision_policy("mixed_bfloat16"):
+    layer = _fast(keras.layers.Dropout(0.5, seed=1))
   outputs = layer(tf.ones([3, 5, 7]), training=True)
   assert outputs.shape == (3, 5, 7) and outputs.dtype == tf.bfloat16
   assert set(np.unique(tf.cast(outputs, tf.float32).numpy())) == {0.0, 2.0}
 
 
-def test_stock_keras_layers_context_builds_layers_on_the_keras_path():
-  with zoo_layers.dtype_policy("mixed_bfloat16"), zoo_layers.stock_keras_layers():
-    layer = zoo_layers.Conv2DTranspose(6, 4, strides=2, padding="same")
-  assert zoo_layers.Conv2DTranspose(6, 4, strides=2, padding="same").fast_kernel
-  ops = _op_types(lambda x: layer(x), tf.TensorSpec((2, 4, 4, 3)))
-  assert "Conv2DBackpropInput" in ops and "DepthToSpace" not in ops
+def test_off_keeps_keras_layers_and_on_forces_the_matmul_paths():
+  with hardware.precision_policy("float32"):
+    stock = accel.accelerate(keras.layers.Conv2DTranspose(6, 4, strides=2, padding="same"), "off")
+    forced = accel.accelerate(keras.layers.Conv2DTranspose(6, 4, strides=2, padding="same"), "on")
+  assert type(stock) is keras.layers.Conv2DTranspose
+  assert "Conv2DBackpropInput" in _op_types(lambda x: stock(x), tf.TensorSpec((2, 16, 16, 3)))
+  forced_ops = _op_types(lambda x: forced(x), tf.TensorSpec((2, 16, 16, 3)))
+  assert "Conv2DBackpropInput" not in forced_ops and "DepthToSpace" in forced_ops
 
 
-def test_stock_keras_layers_of_some_classes():
-  with zoo_layers.stock_keras_layers(zoo_layers.Conv2D, zoo_layers.Conv2DTranspose):
-    convolutions = [zoo_layers.Conv2D(2, 4), zoo_layers.Conv2DTranspose(2, 4)]
-    others = [zoo_layers.BatchNormalization(), zoo_layers.Dropout(0.2)]
-    with zoo_layers.stock_keras_layers():
-      others_inside = [zoo_layers.LeakyReLU()]
-  assert not any(layer.fast_kernel for layer in convolutions + others_inside)
-  assert all(layer.fast_kernel for layer in others)
-
-
-def test_to_stock_keras_swaps_classes_and_keeps_outputs():
-  inputs = keras.Input([4, 4, 3])
-  x = zoo_layers.Conv2DTranspose(5, 4, strides=2, padding="same")(inputs)
-  x = zoo_layers.Conv2D(5, 4, strides=2, padding="same")(x)
-  x = zoo_layers.LeakyReLU(negative_slope=0.2)(zoo_layers.BatchNormalization()(x))
-  model = keras.Model(inputs, zoo_layers.Dropout(0.2)(x))
-  stock = zoo_layers.to_stock_keras(model)
-  assert not any(type(layer).__module__.startswith("zoo") for layer in stock.layers)
+def test_accelerate_keeps_weights_config_and_checkpoint_keys(tmp_path):
+  def build():
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input([4, 4, 3])
+    x = keras.layers.Conv2DTranspose(5, 4, strides=2, padding="same")(inputs)
+    x = keras.layers.Conv2D(5, 4, strides=2, padding="same")(x)
+    x = keras.layers.LeakyReLU(negative_slope=0.2)(keras.layers.BatchNormalization()(x))
+    return keras.Model(inputs, keras.layers.Dropout(0.2)(x))
+  stock, fast = build(), accel.accelerate(build())
+  assert all(type(layer).__module__.startswith("zoo.accel") for layer in fast.layers[1:])
+  unnamed = lambda model: [{k: v for k, v in layer.get_config().items() if k != "name"}  # noqa: E731
+                           for layer in model.layers]
+  assert unnamed(fast) == unnamed(stock)
+  path = tf.train.Checkpoint(model=fast).write(str(tmp_path / "fast"))
+  restored = build()
+  for variable in restored.weights:
+    variable.assign(tf.zeros_like(variable))
+  tf.train.Checkpoint(model=restored).read(path).assert_consumed()
   batch = tf.random.stateless_normal([2, 4, 4, 3], seed=[0, 1])
-  np.testing.assert_allclose(stock(batch, training=False), model(batch, training=False), atol=1e-5)
+  np.testing.assert_allclose(restored(batch, training=False), fast(batch, training=False), atol=1e-5)
 
 
 def test_leaky_relu_matches_keras_values_and_gradients():
   inputs = tf.random.stateless_normal([4, 5, 5, 3], seed=[8, 9])
-  fast_out, fast_grads = _run(zoo_layers.LeakyReLU(negative_slope=0.2), inputs, True)
+  fast_out, fast_grads = _run(_fast(keras.layers.LeakyReLU(negative_slope=0.2)), inputs, True)
   stock_out, stock_grads = _run(keras.layers.LeakyReLU(negative_slope=0.2), inputs, True)
   np.testing.assert_array_equal(fast_out, stock_out)
   np.testing.assert_array_equal(fast_grads[0], stock_grads[0])
