@@ -99,7 +99,7 @@ def test_unknown_dataset_and_extractor_are_named(cache):
     evaluation.Evaluator("mnist", DATA_DIR, feature_extractor="vgg")
 
 
-@pytest.mark.slow  # initialising Inception-v3's 22M random weights alone takes 10-30 s here
+@pytest.mark.slow  # the FID Inception's 24M random weights and two batches at 75x75: ~10-20 s
 def test_inception_features_with_random_weights():
   extractor = inception.InceptionFeatures(weights=None, input_size=inception.MIN_INPUT_SIZE)
   rng = np.random.default_rng(0)
@@ -110,20 +110,20 @@ def test_inception_features_with_random_weights():
   assert np.all(np.isfinite(rgb_features))
   scores = evaluation.score_features(rgb_features, rgb_features, k=2)
   assert scores["fid"] == pytest.approx(0.0, abs=1e-3) and scores["precision"] == 1.0
+  assert extractor.protocol()["weights_sha256"] is None and "random" in extractor.fingerprint
 
 
-def test_inception_offline_names_the_fix(monkeypatch):
-  import keras
-
-  def offline(**kwargs):
-    raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- "
-                    "[Errno -2] Name or service not known")
+def test_inception_offline_names_the_file_and_where_to_get_it(tmp_path, monkeypatch):
+  from zoo.data import tfds_source
   monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
-  monkeypatch.setattr(keras.applications, "InceptionV3", offline)
-  with pytest.raises(inception.InceptionWeightsUnavailableError, match=inception.WEIGHTS_ENV):
+  monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+  monkeypatch.setenv(features_lib.CACHE_ENV, str(tmp_path / "cache"))
+  monkeypatch.setattr(tfds_source, "internet_reachable", lambda: False)
+  with pytest.raises(inception.InceptionWeightsUnavailableError) as offline:
     inception.InceptionFeatures()
+  assert inception.WEIGHTS_FILE in str(offline.value) and inception.WEIGHTS_URL in str(offline.value)
   with pytest.raises(inception.InceptionWeightsUnavailableError, match="does not exist"):
-    inception.InceptionFeatures(weights="/nowhere/inception.h5")
+    inception.InceptionFeatures(weights="/nowhere/inception.pth")
 
 
 def test_training_evaluator_and_the_evaluate_cli_on_a_tiny_run(tmp_path, cache):
@@ -144,6 +144,25 @@ def test_training_evaluator_and_the_evaluate_cli_on_a_tiny_run(tmp_path, cache):
   assert record["step"] == 50 and record["num_samples"] == 300 and record["dataset"] == "mnist"
   assert all(np.isfinite(value) for value in record["metrics"].values())
   assert "fid" in result.stdout and "mnist:test (10000 images)" in result.stdout
+  protocol = record["protocol"]
+  assert protocol["feature_network"] == "domain classifier (mnist)" and protocol["noise_seed"] == 0
+  assert protocol["weights_sha256"] == classifier_lib.read_sidecar("mnist")["weights_sha256"]
+  assert protocol["reference"] == {"dataset": "mnist", "split": "test", "size": 10000, "image_size": 28,
+                                   "image_resize": "area"}
+  assert protocol["num_samples"] == 300 and protocol["resize"] == "area to 28x28"
+  low, high = record["intervals"]["fid"]
+  assert low <= record["metrics"]["fid"] <= high and record["intervals"]["resamples"] == 20
+  assert "protocol: domain classifier (mnist)" in result.stdout
+
+  os.chmod(logdir, 0o555)  # a read-only run folder: the scores still print, one line says what failed
+  try:
+    if not os.access(logdir, os.W_OK):  # root writes anyway; then only the printing is checked
+      read_only = run_module("zoo.evaluate", f"--logdir={logdir}", "--num_samples=300", "--bootstrap=0",
+                             env={features_lib.CACHE_ENV: cache})
+      assert read_only.returncode == 0 and "fid" in read_only.stdout
+      assert "Could not write" in read_only.stdout and "Traceback" not in read_only.stderr
+  finally:
+    os.chmod(logdir, 0o755)
 
 
 def test_evaluate_cli_reports_a_missing_run_without_a_traceback(tmp_path):
@@ -163,3 +182,75 @@ def test_evaluate_npz_scores_uint8_and_rejects_floats(tmp_path, cache, mnist_tra
     evaluate.evaluate_npz(str(floats), "mnist", DATA_DIR)
   with pytest.raises(ValueError, match="needs --dataset"):
     evaluate.evaluate_npz(str(good), None)
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory, cache, mnist_train):
+  """Two reports of the same protocol (different images) and one of another sample count."""
+  from zoo import evaluate
+  folder = tmp_path_factory.mktemp("reports")
+  paths = {}
+  for name, images in (("a", mnist_train[0][:300]), ("b", mnist_train[0][300:600]),
+                       ("small", mnist_train[0][:200])):
+    npz = folder / f"{name}.npz"
+    np.savez(npz, images=images)
+    paths[name] = str(folder / f"{name}.json")
+    evaluate.write_json(evaluate.evaluate_npz(str(npz), "mnist", DATA_DIR), paths[name])
+  return paths
+
+
+def test_compare_prints_differences_and_refuses_other_protocols(reports):
+  same = run_module("zoo.evaluate", "--compare", reports["a"], reports["b"])
+  assert same.returncode == 0, same.stderr
+  a, b = (json.load(open(reports[name])) for name in "ab")
+  fid_line = next(line for line in same.stdout.splitlines() if line.split()[:1] == ["fid"])
+  difference = b["metrics"]["fid"] - a["metrics"]["fid"]
+  assert float(fid_line.split()[3]) == pytest.approx(difference, abs=1e-4)
+  half = np.hypot(np.diff(a["intervals"]["fid"])[0], np.diff(b["intervals"]["fid"])[0]) / 2
+  assert fid_line.split("[")[1] == f"{difference - half:.4f}, {difference + half:.4f}]"
+  other = run_module("zoo.evaluate", "--compare", reports["a"], reports["small"])
+  assert other.returncode != 0 and other.stdout == ""
+  assert other.stderr.strip() == (f"error: --compare: the protocols differ in num_samples: 300 "
+                                  f"({reports['a']}) vs 200 ({reports['small']}); their numbers are not "
+                                  "comparable.")
+
+
+def test_compare_refuses_a_report_without_protocol(reports, tmp_path):
+  from zoo import evaluate
+  old = json.load(open(reports["a"]))
+  del old["protocol"]
+  evaluate.write_json(old, str(tmp_path / "old.json"))
+  with pytest.raises(ValueError, match="has no protocol block"):
+    evaluate.read_report(str(tmp_path / "old.json"))
+
+
+def test_json_goes_into_a_new_folder_whole(tmp_path, monkeypatch):
+  from zoo import evaluate
+  path = tmp_path / "new" / "deeper" / "eval.json"
+  evaluate.write_json({"metrics": {"fid": 1.5}}, str(path))
+  assert json.load(open(path)) == {"metrics": {"fid": 1.5}}
+
+  def broken_dump(record, f, **kwargs):
+    f.write('{"metrics": ')
+    raise RuntimeError("disk full")
+  monkeypatch.setattr(json, "dump", broken_dump)
+  with pytest.raises(RuntimeError):
+    evaluate.write_json({"metrics": {"fid": 2.5}}, str(path))
+  assert json.load(open(path)) == {"metrics": {"fid": 1.5}}  # the old report, never half a new one
+  assert os.listdir(path.parent) == ["eval.json"]
+
+
+def test_npz_with_the_black_pad_border_must_say_how_it_was_made(tmp_path, cache):
+  from zoo import evaluate
+  padded = features_lib.load_split_images("mnist", "train", DATA_DIR, download=False, limit=100,
+                                          image_size=32, resize="pad")
+  npz = tmp_path / "padded.npz"
+  np.savez(npz, images=padded)
+  with pytest.raises(ValueError, match=r"black border around a central 28x28.*--image_resize=pad"):
+    evaluate.evaluate_npz(str(npz), "mnist", DATA_DIR)
+  scored = evaluate.evaluate_npz(str(npz), "mnist", DATA_DIR, image_resize="pad", bootstrap=0)
+  assert scored["protocol"]["reference"]["image_resize"] == "pad" and scored["intervals"] is None
+  # clothes fill their frame: Fashion-MNIST brought to 32 by area is never asked
+  clothes = features_lib.load_split_images("fashion_mnist", "train", DATA_DIR, download=False, limit=100,
+                                           image_size=32, resize="area")
+  evaluate.check_pad_border(clothes, "fashion_mnist", DATA_DIR)

@@ -4,10 +4,13 @@
   python -m zoo.evaluate --npz=samples.npz --dataset=mnist --data_dir=../shared/tensorflow_datasets
   python -m zoo.evaluate --npz=samples.npz --dataset=mnist --image_size=32 --image_resize=pad
   python -m zoo.evaluate --npz=samples.npz --logdir=runs/dcgan_mnist   # dataset, size, resize of the run
+  python -m zoo.evaluate --compare runs/a/eval.json runs/b/eval.json     # differences with intervals
 
 Samples of side S are compared with the test split sent to S by the run's --image_resize (area or pad),
 both then taking one way to the feature extractor's input. A run's scores are printed and written to
-<logdir>/eval.json.
+<logdir>/eval.json. Every report carries its protocol (feature network and weights sha256, resize,
+reference set, number of samples, noise seed) and bootstrap intervals of FID and recall; --compare
+refuses two reports whose protocols differ.
 
 A class-conditional run (--conditional) is sampled with labels cycling through its K classes and also
 scored class by class (docs/conditional.md): the domain classifier's agreement with the requested
@@ -18,6 +21,7 @@ class (mode coverage). An .npz with a 'labels' array (zoo.sample of a conditiona
 import json
 import os
 import sys
+import tempfile
 import time
 
 from absl import flags
@@ -25,6 +29,11 @@ from absl import flags
 from zoo import cli
 
 EVAL_FILE = "eval.json"
+DEFAULT_BOOTSTRAP = 20
+# A --npz border counts as the black pad of --image_resize=pad when its mean pixel is at most this (0..255)
+# while the centre's is at least PAD_CENTRE_MEAN: a generator trained on padded images draws it near 0.
+PAD_BORDER_MEAN = 2.0
+PAD_CENTRE_MEAN = 10.0
 FLAGS = flags.FLAGS
 
 
@@ -44,14 +53,23 @@ def define_flags():
   flags.DEFINE_integer("num_samples", 10000, "Samples to draw from the generator.")
   flags.DEFINE_integer("seed", 0, "Seed of the sampled noise.")
   flags.DEFINE_enum("feature_extractor", "auto", ["auto", "classifier", "inception"],
-                    "auto: the domain classifier for MNIST-like data, else Inception-v3.")
-  flags.DEFINE_string("inception_weights", None, "Local Inception-v3 no-top .h5 file (offline RGB scoring).")
+                    "auto: the domain classifier for MNIST-like data, else the FID Inception.")
+  flags.DEFINE_string("inception_weights", None, "Local copy of pytorch-fid's pt_inception-2015-12-05-"
+                      "6726825d.pth (the FID Inception's published weights; default: a cached copy).")
+  flags.DEFINE_enum("resize", "clean", ["clean", "legacy_tf", "legacy_pytorch"], "How the FID Inception's "
+                    "input reaches 299x299: clean-fid's PIL bicubic, the original TF FID's bilinear, or "
+                    "pytorch-fid's bilinear (docs/metrics.md).")
+  flags.DEFINE_integer("bootstrap", DEFAULT_BOOTSTRAP, "Bootstrap resamples for the intervals of FID and "
+                       "recall (0: none).")
+  flags.DEFINE_string("compare", None, "A report (eval.json) to compare with a second one given after it: "
+                      "--compare A.json B.json prints B - A per metric.")
   flags.DEFINE_string("output", None, "JSON file to write (default: <logdir>/eval.json; none for --npz).")
   flags.DEFINE_boolean("use_ema", True, "Score the EMA generator of a run trained with --ema_decay.")
 
 
 def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extractor="auto",
-                 inception_weights=None, dataset=None, use_ema=True) -> dict:
+                 inception_weights=None, dataset=None, use_ema=True, resize="clean",
+                 bootstrap=DEFAULT_BOOTSTRAP) -> dict:
   """Samples the newest readable checkpoint of a run and scores it; returns the JSON record."""
   from zoo import models, runs, sampling
   check_arguments(logdir, None, dataset)
@@ -65,13 +83,14 @@ def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extra
   generator, config = runs.restore_generator(logdir, use_ema, checkpoint=checkpoint)
   dataset = dataset or config.dataset
   evaluator = _evaluator(dataset, data_dir or config.data_dir, feature_extractor, inception_weights,
-                         config.image_size, _image_resize(config))
+                         config.image_size, _image_resize(config), resize)
   classes = spec.num_classes(config)
   labels = sampling.cycling_labels(num_samples, classes) if classes else None
   samples = sampling.generate(generator, config, num_samples, seed=seed, labels=labels)
-  metrics, per_class = evaluator.score(samples, labels)
+  metrics, per_class, intervals = evaluator.score_with_intervals(samples, labels, bootstrap=bootstrap)
   step = runs.gan_step(checkpoint)
-  record = {"metrics": metrics, "model": config.model, "logdir": logdir, "step": step,
+  record = {"metrics": metrics, "intervals": intervals, "protocol": evaluator.protocol(num_samples, seed),
+            "model": config.model, "logdir": logdir, "step": step,
             "images_seen": runs.images_seen(config, step), "num_samples": num_samples,
             "noise_seed": seed, "ema": use_ema and runs.has_ema(config), **evaluator.describe(),
             "seconds": round(time.time() - began, 1)}
@@ -91,13 +110,16 @@ def _with_classes(record, per_class, dataset, data_dir, labels):
 
 
 def evaluate_npz(path, dataset=None, data_dir=None, feature_extractor="auto", inception_weights=None,
-                 image_size=None, image_resize=None, logdir=None) -> dict:
+                 image_size=None, image_resize=None, logdir=None, resize="clean",
+                 bootstrap=DEFAULT_BOOTSTRAP) -> dict:
   """Scores the uint8 images stored in an .npz file; returns the JSON record.
 
   `image_size`/`image_resize`: how the training images reached the images' side (None: the run's, with
-  `logdir`, else the images' own side and area). `logdir` also gives the dataset and data_dir.
+  `logdir`, else the images' own side and area). `logdir` also gives the dataset and data_dir. Images
+  with the black border of --image_resize=pad and neither of those given are refused (`check_pad_border`).
   """
   check_arguments(logdir, path, dataset)
+  told = logdir or image_resize
   if logdir:
     from zoo import runs
     config = runs.load_config(logdir)
@@ -106,10 +128,13 @@ def evaluate_npz(path, dataset=None, data_dir=None, feature_extractor="auto", in
     image_resize = image_resize or _image_resize(config)
   images = read_npz_images(path)
   labels = read_npz_labels(path)
+  if not told and image_size in (None, 0, getattr(images, "shape", (0, 0))[1]):
+    check_pad_border(images, dataset, data_dir)
   evaluator = _evaluator(dataset, data_dir, feature_extractor, inception_weights, image_size or 0,
-                         image_resize or "area")
-  metrics, per_class = evaluator.score(images, labels)
-  record = {"metrics": metrics, "npz": path, "num_samples": len(images), **evaluator.describe()}
+                         image_resize or "area", resize)
+  metrics, per_class, intervals = evaluator.score_with_intervals(images, labels, bootstrap=bootstrap)
+  record = {"metrics": metrics, "intervals": intervals, "protocol": evaluator.protocol(len(images), None),
+            "npz": path, "num_samples": len(images), **evaluator.describe()}
   record = _with_classes(record, per_class, dataset, data_dir, "the npz's 'labels'")
   return {**record, "logdir": logdir} if logdir else record
 
@@ -133,6 +158,32 @@ def read_npz_images(path):
     return archive["images" if "images" in keys else keys[0]]
 
 
+def check_pad_border(images, dataset, data_dir):
+  """Refuses images larger than the dataset's stored side whose border is black around a drawn centre.
+
+  That is how a --image_resize=pad run draws (28x28 digits padded to 32x32): scored the default area way,
+  the reference would be stretched to the full square while the samples are not, and FID would measure
+  the padding. The pixels cannot tell pad from area for data with black margins of its own (MNIST's
+  digits), so the caller must say which; data that fills its frame is never asked.
+  """
+  import numpy as np
+  from zoo import data
+  from zoo.metrics import features
+  side = data.stored_side(dataset, data_dir) if dataset in data.DATASETS else None
+  array = np.asarray(images)
+  if not side or array.ndim != 4 or array.dtype != np.uint8 or array.shape[1] != array.shape[2]:
+    return
+  if array.shape[1] <= side:
+    return
+  border = features.pad_border_mean(array, side)
+  centre = float(features.back_to_side(array, side, "pad").mean())
+  if border <= PAD_BORDER_MEAN and centre >= PAD_CENTRE_MEAN:
+    raise ValueError(
+        f"the --npz images are {array.shape[1]}x{array.shape[2]} with a black border around a central "
+        f"{side}x{side} square (border mean {border:.2f} of 255), as a --image_resize=pad run draws them: "
+        "say how they were made, --image_resize=pad or --image_resize=area (or --logdir=RUN).")
+
+
 def read_npz_labels(path):
   """The 'labels' array of an .npz (the classes conditional samples were made for), or None."""
   import numpy as np
@@ -145,10 +196,10 @@ def _image_resize(config) -> str:
   return data.image_resize(config)
 
 
-def _evaluator(dataset, data_dir, feature_extractor, inception_weights, image_size, image_resize):
+def _evaluator(dataset, data_dir, feature_extractor, inception_weights, image_size, image_resize, resize):
   from zoo.metrics import evaluation
-  return evaluation.get_evaluator(dataset, data_dir, True, feature_extractor, inception_weights or "imagenet",
-                                  image_size=image_size, image_resize=image_resize)
+  return evaluation.get_evaluator(dataset, data_dir, True, feature_extractor, inception_weights or "default",
+                                  image_size=image_size, image_resize=image_resize, inception_resize=resize)
 
 
 def format_table(record) -> str:
@@ -157,7 +208,10 @@ def format_table(record) -> str:
   width = max(len(name) for name, _ in rows)
   scored = record.get("model", record.get("npz"))
   header = f"{scored} vs {record['reference']} ({record['num_samples']} samples)"
-  lines = [header] + [f"  {name:<{width}}  {value}" for name, value in rows]
+  intervals = record.get("intervals") or {}
+  lines = [header] + [f"  {name:<{width}}  {value}{_interval_text(intervals, name)}" for name, value in rows]
+  if record.get("protocol"):
+    lines.append(f"protocol: {protocol_line(record['protocol'])}")
   if record.get("classes"):
     lines += ["per class (samples made for the class vs the test images of the class):",
               "  class                  samples  label_acc  intra_fid  precision  recall  pred_share"]
@@ -176,10 +230,98 @@ def _cell(value, digits):
   return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _interval_text(intervals, name):
+  if name not in intervals:
+    return ""
+  low, high = intervals[name]
+  level, resamples = 100 * intervals["level"], intervals["resamples"]
+  return f"  [{low:.4f}, {high:.4f}] {level:.0f}% bootstrap, {resamples} resamples"
+
+
+def protocol_line(protocol) -> str:
+  """One line naming a report's protocol, for tables and cards."""
+  reference = protocol["reference"]
+  weights = (protocol["weights_sha256"] or "random")[:12]
+  seed = "from a file" if protocol["noise_seed"] is None else f"noise seed {protocol['noise_seed']}"
+  return (f"{protocol['feature_network']} (sha256 {weights}), resize {protocol['resize']}, "
+          f"{reference['dataset']}:{reference['split']} ({reference['size']} images at "
+          f"{reference['image_size']}, {reference['image_resize']}), {protocol['num_samples']} samples, "
+          f"{seed}")
+
+
 def write_json(record, path) -> None:
-  with open(path, "w") as f:
-    json.dump(record, f, indent=2)
-    f.write("\n")
+  """Writes whole or not at all: a temporary file in the same folder, then renamed over `path`."""
+  folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
+  handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+  try:
+    with os.fdopen(handle, "w") as f:
+      json.dump(record, f, indent=2)
+      f.write("\n")
+    os.replace(temporary, path)
+  except BaseException:
+    if os.path.exists(temporary):
+      os.remove(temporary)
+    raise
+
+
+def read_report(path) -> dict:
+  """A report written by zoo.evaluate, with its protocol block (a one-line error otherwise)."""
+  try:
+    with open(path) as f:
+      record = json.load(f)
+  except (OSError, ValueError) as e:
+    raise ValueError(f"--compare: {path} is not a readable JSON report ({type(e).__name__}).") from None
+  if not isinstance(record, dict) or "metrics" not in record:
+    raise ValueError(f"--compare: {path} is not a zoo.evaluate report (no 'metrics').")
+  if not record.get("protocol"):
+    raise ValueError(f"--compare: {path} has no protocol block (written by an older zoo.evaluate); "
+                     "score the run again.")
+  return record
+
+
+def _flatten(protocol, prefix=""):
+  for key, value in protocol.items():
+    if isinstance(value, dict):
+      yield from _flatten(value, f"{prefix}{key}.")
+    else:
+      yield f"{prefix}{key}", value
+
+
+def compare_reports(first, second, first_name="A", second_name="B") -> str:
+  """The table of `second` - `first` per metric, the difference's interval from the two bootstrap
+  intervals (half-widths added in quadrature, as for independent estimates); a ValueError when the
+  protocols differ, naming the first difference."""
+  one, two = dict(_flatten(first["protocol"])), dict(_flatten(second["protocol"]))
+  for key in sorted(set(one) | set(two)):
+    if one.get(key) != two.get(key):
+      raise ValueError(f"--compare: the protocols differ in {key}: {one.get(key)!r} ({first_name}) vs "
+                       f"{two.get(key)!r} ({second_name}); their numbers are not comparable.")
+  lines = [f"{second_name} - {first_name} ({protocol_line(first['protocol'])})",
+           f"  {'metric':<16} {'A':>10} {'B':>10} {'B - A':>10}  interval of B - A"]
+  intervals_a, intervals_b = first.get("intervals") or {}, second.get("intervals") or {}
+  for name, value in first["metrics"].items():
+    other = second["metrics"].get(name)
+    if not isinstance(value, (int, float)) or not isinstance(other, (int, float)):
+      continue
+    difference = other - value
+    interval = ""
+    if name in intervals_a and name in intervals_b:
+      half = ((intervals_a[name][1] - intervals_a[name][0]) ** 2
+              + (intervals_b[name][1] - intervals_b[name][0]) ** 2) ** 0.5 / 2
+      interval = f"[{difference - half:.4f}, {difference + half:.4f}]"
+    lines.append(f"  {name:<16} {value:>10.4f} {other:>10.4f} {difference:>10.4f}  {interval}")
+  return "\n".join(lines)
+
+
+def save_report(record, output) -> None:
+  """Writes the report, or says in one line why it could not: the scores are printed already."""
+  try:
+    write_json(record, output)
+  except OSError as e:
+    print(f"Could not write {output} ({e.strerror or e}); the scores above are not saved.")
+    return
+  print(f"Wrote {output}")
 
 
 def check_arguments(logdir, npz, dataset, image_size=None, image_resize=None):
@@ -203,8 +345,22 @@ def check_arguments(logdir, npz, dataset, image_size=None, image_resize=None):
     raise FileNotFoundError(f"--logdir={logdir!r} is not a folder; pass a run folder written by zoo.train.")
 
 
+def compare_main(first, rest) -> None:
+  if len(rest) != 1:
+    sys.exit("error: --compare takes two reports: --compare A.json B.json")
+  try:
+    print(compare_reports(read_report(first), read_report(rest[0]), first, rest[0]))
+  except ValueError as e:
+    sys.exit(f"error: {e}")
+
+
 def main(argv):
-  del argv
+  if FLAGS.compare:
+    return compare_main(FLAGS.compare, argv[1:])
+  if len(argv) > 1:
+    sys.exit(f"error: unexpected argument {argv[1]!r}; flags take the form --name=value.")
+  if FLAGS.bootstrap < 0:
+    sys.exit(f"error: --bootstrap must be 0 (no intervals) or a number of resamples, got {FLAGS.bootstrap}.")
   cli.quiet_library_logs()
   try:
     check_arguments(FLAGS.logdir, FLAGS.npz, FLAGS.dataset, FLAGS.image_size, FLAGS.image_resize)
@@ -214,18 +370,19 @@ def main(argv):
   try:
     if FLAGS.npz:
       record = evaluate_npz(FLAGS.npz, FLAGS.dataset, FLAGS.data_dir, FLAGS.feature_extractor,
-                            FLAGS.inception_weights, FLAGS.image_size, FLAGS.image_resize, FLAGS.logdir)
+                            FLAGS.inception_weights, FLAGS.image_size, FLAGS.image_resize, FLAGS.logdir,
+                            FLAGS.resize, FLAGS.bootstrap)
       output = FLAGS.output
     else:
       record = evaluate_run(FLAGS.logdir, FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed,
-                            FLAGS.feature_extractor, FLAGS.inception_weights, FLAGS.dataset, FLAGS.use_ema)
+                            FLAGS.feature_extractor, FLAGS.inception_weights, FLAGS.dataset, FLAGS.use_ema,
+                            FLAGS.resize, FLAGS.bootstrap)
       output = FLAGS.output or os.path.join(FLAGS.logdir, EVAL_FILE)
   except (ValueError, FileNotFoundError, data.DataUnavailableError) as e:  # metric errors are ValueErrors
     sys.exit(f"error: {e}")
   print(format_table(record))
   if output:
-    write_json(record, output)
-    print(f"Wrote {output}")
+    save_report(record, output)
 
 
 def run():

@@ -19,6 +19,7 @@ from zoo.metrics import inception as inception_lib
 from zoo.metrics import scores
 
 EXTRACTORS = ("auto", "classifier", "inception")
+BOOTSTRAP_LEVEL = 0.95
 EVAL_NOISE_SEED = 1234  # the same z at every evaluation of a run, so its curve shows G, not the noise
 # KID's subset loop dominates an evaluation's cost; during training 10 subsets keep an evaluation of
 # 5,000 samples to seconds, and the mean stays unbiased (only its std is coarser).
@@ -35,11 +36,7 @@ def score_features(real, fake, fake_probabilities=None, kid_subset_size=scores.K
   radii shrink as a set grows and the paper's numbers assume equal sizes.
   """
   kid_mean, kid_std = scores.kid(real, fake, kid_subset_size, kid_subsets, seed)
-  size = min(len(real), len(fake))
-  rng = np.random.default_rng(seed)
-  real_subset = real[np.sort(rng.choice(len(real), size, replace=False))]
-  fake_subset = fake[np.sort(rng.choice(len(fake), size, replace=False))]
-  precision, recall = scores.precision_recall(real_subset, fake_subset, k)
+  precision, recall = scores.precision_recall(*_equal_subsets(real, fake, seed), k)
   result = {"fid": scores.fid(real, fake), "kid": kid_mean, "kid_std": kid_std,
             "precision": precision, "recall": recall}
   if fake_probabilities is not None:
@@ -47,6 +44,36 @@ def score_features(real, fake, fake_probabilities=None, kid_subset_size=scores.K
     num_classes = fake_probabilities.shape[1]
     result.update(scores.mode_coverage(np.argmax(fake_probabilities, axis=1), num_classes))
   return result
+
+
+def _equal_subsets(real, fake, seed):
+  """Equally many real and fake vectors for precision/recall (the larger set subsampled)."""
+  size = min(len(real), len(fake))
+  rng = np.random.default_rng(seed)
+  return (real[np.sort(rng.choice(len(real), size, replace=False))],
+          fake[np.sort(rng.choice(len(fake), size, replace=False))])
+
+
+def bootstrap_intervals(real, fake, resamples, k=scores.PRECISION_RECALL_K, seed=0,
+                        level=BOOTSTRAP_LEVEL) -> dict:
+  """Percentile bootstrap intervals of FID and recall, {"fid": [low, high], "recall": [low, high], ...}.
+
+  FID: the samples' features are drawn with replacement `resamples` times against the fixed reference.
+  Recall: the real points whose membership in the samples' k-NN manifold it averages are drawn with
+  replacement, the manifold held fixed (drawing the samples themselves would put duplicates at distance
+  0 and shrink the k-NN radii). The intervals show the spread from the finite sample sets, not from
+  the generator's training.
+  """
+  real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+  rng = np.random.default_rng(seed + 1)
+  fids = scores.bootstrap_fid(real, fake, resamples, rng)
+  real_subset, fake_subset = _equal_subsets(real, fake, seed)
+  covered = scores.inside_manifold(real_subset, fake_subset, scores.kth_neighbour_radii(fake_subset, k))
+  recalls = [float(covered[rng.integers(0, len(covered), len(covered))].mean()) for _ in range(resamples)]
+  tail = 100 * (1 - level) / 2
+  def interval(values):
+    return [float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))]
+  return {"fid": interval(fids), "recall": interval(recalls), "resamples": resamples, "level": level}
 
 
 def class_scores(real, real_labels, fake, labels, fake_probabilities=None, k=scores.PRECISION_RECALL_K,
@@ -113,9 +140,9 @@ class Evaluator:
   """
 
   def __init__(self, dataset, data_dir=None, download=True, feature_extractor="auto",
-               inception_weights="imagenet", kid_subset_size=scores.KID_SUBSET_SIZE,
+               inception_weights="default", kid_subset_size=scores.KID_SUBSET_SIZE,
                kid_subsets=scores.KID_NUM_SUBSETS, k=scores.PRECISION_RECALL_K, image_size=0,
-               image_resize="area"):
+               image_resize="area", inception_resize=inception_lib.DEFAULT_RESIZE):
     from zoo import data
     if dataset not in data.DATASETS:
       raise ValueError(f"Unknown dataset {dataset!r}. Valid names: {', '.join(sorted(data.DATASETS))}.")
@@ -129,10 +156,10 @@ class Evaluator:
       self.extractor = _classifier_features(dataset)
     else:
       try:
-        self.extractor = inception_lib.InceptionFeatures(inception_weights)
+        self.extractor = inception_lib.InceptionFeatures(inception_weights, inception_resize)
       except inception_lib.InceptionWeightsUnavailableError as e:
         raise inception_lib.InceptionWeightsUnavailableError(
-            f"{dataset!r} has no domain classifier, so its metrics use Inception-v3. {e}") from None
+            f"{dataset!r} has no domain classifier, so its metrics use the FID Inception: {e}") from None
     self.stored_side = data.stored_side(dataset, data_dir)
     self.options = {"kid_subset_size": kid_subset_size, "kid_subsets": kid_subsets, "k": k}
     self._references = {}  # sample side -> (features, probabilities)
@@ -177,6 +204,21 @@ class Evaluator:
       record["inception_weights"] = self.extractor.weights
     return record
 
+  def protocol(self, num_samples, noise_seed) -> dict:
+    """What makes two reports comparable: the feature network and its weights, the resize to its input,
+    the reference set, the number of samples and the noise they were drawn from (None: not known, as
+    for samples read from a file). `zoo.evaluate --compare` refuses reports whose protocols differ."""
+    if self.feature_extractor == "classifier":
+      network = {"feature_network": f"domain classifier ({self.dataset})",
+                 "weights_sha256": classifier_lib.read_sidecar(self.dataset)["weights_sha256"],
+                 "resize": f"{self.image_resize} to {self.extractor.input_side}x{self.extractor.input_side}"}
+    else:
+      network = {"feature_network": inception_lib.NETWORK, "weights_sha256": self.extractor.weights_sha256,
+                 "resize": self.extractor.resize}
+    reference = {"dataset": self.dataset, "split": features_lib.REFERENCE_SPLIT, "size": int(len(self.real)),
+                 "image_size": self.side, "image_resize": self.image_resize}
+    return {**network, "reference": reference, "num_samples": int(num_samples), "noise_seed": noise_seed}
+
   def reference_labels(self):
     """The class labels [N] of the reference split, in the order of its features."""
     if self._reference_labels is None:
@@ -191,7 +233,13 @@ class Evaluator:
 
   def score(self, images, labels=None, seed=0):
     """(metrics, per_class): the metrics of `__call__`; for samples generated for class `labels` [N],
-    also the summary of `class_scores` among the metrics, and its per-class list (else None).
+    also the summary of `class_scores` among the metrics, and its per-class list (else None)."""
+    metrics, per_class, _ = self.score_with_intervals(images, labels, seed)
+    return metrics, per_class
+
+  def score_with_intervals(self, images, labels=None, seed=0, bootstrap=0):
+    """(metrics, per_class, intervals): `score` plus, with `bootstrap` resamples, the bootstrap
+    intervals of FID and recall (`bootstrap_intervals`; None without).
 
     The domain classifier's classes are the TFDS labels it was trained on, so label agreement is only
     measured with it; intra-FID works with any extractor on any labelled dataset.
@@ -208,17 +256,18 @@ class Evaluator:
     self.side = height
     fake, fake_probabilities = self.extractor.extract(images, self.image_resize)
     result = score_features(real, fake, fake_probabilities, seed=seed, **self.options)
+    intervals = bootstrap_intervals(real, fake, bootstrap, self.options["k"], seed) if bootstrap else None
     if self.image_resize == "pad" and height > self.extractor.input_side:
       # The crop back to the classifier's size ignores the padded border, so report what is drawn there.
       result["pad_border_mean"] = features_lib.pad_border_mean(images, self.extractor.input_side)
     if labels is None:
-      return result, None
+      return result, None, intervals
     labels = np.asarray(labels)
     if labels.shape != (len(images),):
       raise ValueError(f"{labels.shape[0] if labels.ndim else 0} labels for {len(images)} images.")
     summary, per_class = class_scores(real, self.reference_labels(), fake, labels, fake_probabilities,
                                       self.options["k"], seed)
-    return {**result, **summary}, per_class
+    return {**result, **summary}, per_class, intervals
 
 
 @functools.lru_cache(maxsize=None)
@@ -229,11 +278,12 @@ def _classifier_features(dataset):
 
 @functools.lru_cache(maxsize=4)
 def get_evaluator(dataset, data_dir=None, download=True, feature_extractor="auto",
-                  inception_weights="imagenet", kid_subsets=scores.KID_NUM_SUBSETS, image_size=0,
-                  image_resize="area") -> Evaluator:
+                  inception_weights="default", kid_subsets=scores.KID_NUM_SUBSETS, image_size=0,
+                  image_resize="area", inception_resize=inception_lib.DEFAULT_RESIZE) -> Evaluator:
   """A shared Evaluator per setting: the extractor and reference features load once per process."""
   return Evaluator(dataset, data_dir, download, feature_extractor, inception_weights,
-                   kid_subsets=kid_subsets, image_size=image_size, image_resize=image_resize)
+                   kid_subsets=kid_subsets, image_size=image_size, image_resize=image_resize,
+                   inception_resize=inception_resize)
 
 
 def evaluate_images(images, dataset, data_dir=None, feature_extractor="auto", download=True,
@@ -251,7 +301,7 @@ def evaluate_images(images, dataset, data_dir=None, feature_extractor="auto", do
 def training_evaluator(config):
   """`evaluator(generator, step) -> {metric: float}` for zoo.training.fit, on `config.eval_samples`.
 
-  Built at once, so a dataset that cannot be scored (no reference split, Inception-v3 weights missing
+  Built at once, so a dataset that cannot be scored (no reference split, FID Inception weights missing
   offline) stops the run at startup, not at its first evaluation.
   """
   from zoo import data, sampling
@@ -264,10 +314,11 @@ def training_evaluator(config):
     if os.environ.get(inception_lib.WEIGHTS_ENV):  # the error is about that file
       raise inception_lib.InceptionWeightsUnavailableError(f"--eval_every: {e}") from None
     raise inception_lib.InceptionWeightsUnavailableError(
-        f"--eval_every on {config.dataset!r} scores with Inception-v3 (there is no domain classifier), "
-        f"whose ImageNet weights are not available: set {inception_lib.WEIGHTS_ENV}=FILE, FILE being a "
-        f"local copy of {inception_lib.WEIGHTS_FILE}, or train without --eval_every and score the run "
-        "later with python -m zoo.evaluate --logdir=RUN --inception_weights=FILE.") from None
+        f"--eval_every on {config.dataset!r} scores with the FID Inception (there is no domain classifier), "
+        f"whose weights are not available: set {inception_lib.WEIGHTS_ENV}=FILE, FILE being a local copy "
+        f"of {inception_lib.WEIGHTS_FILE} from {inception_lib.WEIGHTS_URL}, or train without --eval_every "
+        "and score the run later with python -m zoo.evaluate --logdir=RUN --inception_weights=FILE."
+    ) from None
   except ValueError as e:
     raise ValueError(f"--eval_every: {e}") from None
 

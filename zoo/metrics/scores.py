@@ -47,6 +47,25 @@ def fid(features1, features2) -> float:
   return frechet_distance(*mean_and_covariance(features1), *mean_and_covariance(features2))
 
 
+def bootstrap_fid(real, fake, resamples, rng) -> np.ndarray:
+  """FIDs [resamples] of `fake` [M, D] drawn with replacement, each against all of `real` [N, D].
+
+  The reference's covariance root is computed once: the same sum as `frechet_distance`, term by term.
+  """
+  real_mean, real_cov = mean_and_covariance(real)
+  root = _sqrt_psd(real_cov)
+  fake = np.asarray(fake, np.float64)
+  distances = np.empty(resamples)
+  for index in range(resamples):
+    mean, cov = mean_and_covariance(fake[rng.integers(0, len(fake), len(fake))])
+    product_eigenvalues = np.linalg.eigvalsh(root @ cov @ root)
+    difference = real_mean - mean
+    distance = (difference @ difference + np.trace(real_cov) + np.trace(cov)
+                - 2.0 * np.sum(np.sqrt(np.clip(product_eigenvalues, 0.0, None))))
+    distances[index] = max(distance, 0.0)
+  return distances
+
+
 def polynomial_kernel(x, y):
   """k(x, y) = (x.y / D + 1)^3, the kernel of KID (Binkowski et al. 2018)."""
   return (x @ y.T / x.shape[1] + 1.0) ** 3
@@ -99,12 +118,18 @@ def kth_neighbour_radii(features, k=PRECISION_RECALL_K):
   return radii
 
 
-def fraction_inside_manifold(queries, manifold, radii):
-  """Share of `queries` that lie inside at least one ball (manifold[i], radii[i])."""
+def inside_manifold(queries, manifold, radii) -> np.ndarray:
+  """bool [len(queries)]: whether each query lies inside at least one ball (manifold[i], radii[i])."""
+  queries, manifold = np.asarray(queries, np.float64), np.asarray(manifold, np.float64)
   inside = np.zeros(len(queries), bool)
   for rows in _row_blocks(len(queries)):
     inside[rows] = (pairwise_distances(queries[rows], manifold) <= radii[None, :]).any(axis=1)
-  return float(inside.mean())
+  return inside
+
+
+def fraction_inside_manifold(queries, manifold, radii):
+  """Share of `queries` that lie inside at least one ball (manifold[i], radii[i])."""
+  return float(inside_manifold(queries, manifold, radii).mean())
 
 
 def precision_recall(real, fake, k=PRECISION_RECALL_K):
