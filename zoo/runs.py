@@ -72,13 +72,15 @@ def load_config(logdir: str):
   return config_lib.load(logdir)
 
 
-def latest_checkpoint(logdir: str, log=print, doing: str = "using"):
+def latest_checkpoint(logdir: str, log=print, doing: str = "using", vanished=()):
   """The newest readable checkpoint of a run, or None if it has none.
 
   An unreadable newer one (a crash during a save, a truncated copy) is named in a warning and skipped;
-  when every checkpoint is unreadable, a ValueError says so rather than silently starting over.
+  when every checkpoint is unreadable, a ValueError says so rather than silently starting over. The
+  checkpoints in `vanished` are skipped silently: the caller has already said they are gone.
   """
   path, skipped = checkpoints.newest_readable(checkpoint_dir(logdir))
+  skipped = [s for s in skipped if os.path.normpath(s.path) not in {os.path.normpath(v) for v in vanished}]
   if skipped:
     if path is None:
       raise ValueError(f"{checkpoints.fallback_warning(path, skipped)} Move {checkpoint_dir(logdir)} "
@@ -145,7 +147,7 @@ def with_checkpoint(logdir: str, use, log=print, doing: str = "using", checkpoin
   """
   tried = []
   for _ in range(VANISHED_RETRIES + 1):
-    path = checkpoint or latest_checkpoint(logdir, log, doing)
+    path = checkpoint or latest_checkpoint(logdir, log, doing, vanished=tried)
     if path is None:
       raise FileNotFoundError(f"No checkpoint in {checkpoint_dir(logdir)}: train the model first.")
     if path in tried:
