@@ -94,6 +94,8 @@ def test_checkpoint_flag_picks_a_checkpoint_and_names_the_kept_ones(tmp_path):
   config = smoke_config("compression_gan", "codec", tmp_path / "run", keep_checkpoints=3, checkpoint_every=1,
                         image_every=100)
   training.fit(config, **QUIET)
+  restored = runs.restore_generator_and_path(config.logdir)
+  assert restored.path.endswith("ckpt-2") and restored.step == 2
   first = compress.codec_from_run(config.logdir, checkpoint="1")
   assert first.model_id != compress.codec_from_run(config.logdir).model_id
   assert compress.pinned_codec(config.logdir, checkpoint="ckpt-1")[0].model_id == first.model_id

@@ -111,8 +111,8 @@ def test_a_checkpoint_that_vanishes_while_read_gives_way_to_the_then_newest(run_
     return path, skipped
   monkeypatch.setattr(runs.checkpoints, "newest_readable", rotated_right_after_the_pick)
   lines = []
-  generator, _, path = runs.restore_generator_and_path(logdir, log=lines.append)
-  assert path.endswith("ckpt-1")
+  generator, _, path, step = runs.restore_generator_and_path(logdir, log=lines.append)
+  assert path.endswith("ckpt-1") and step is None  # this checkpoint holds only G
   assert lines == ["warning: ckpt-2 vanished while it was being read (a trainer is rotating checkpoints); "
                    "trying the newest one left."]
   expected, _ = runs.restore_generator(run_dir, checkpoint=os.path.join(runs.checkpoint_dir(run_dir), "ckpt-1"))

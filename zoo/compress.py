@@ -109,8 +109,8 @@ def _codec_and_checkpoint(logdir, checkpoint=None):
   from zoo import runs
   from zoo.models.compression_gan import codec as codec_lib
   path = runs.checkpoint_path(logdir, checkpoint) if checkpoint else None
-  generator, config, path = runs.restore_generator_and_path(logdir, checkpoint=path)
-  return codec_lib.Codec(generator, config), path
+  restored = runs.restore_generator_and_path(logdir, checkpoint=path)
+  return codec_lib.Codec(restored.generator, restored.config), restored.path
 
 
 def pinned_codec(logdir, checkpoint=None):

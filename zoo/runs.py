@@ -11,6 +11,7 @@ Every command-line tool goes through these functions; none parses checkpoint int
 """
 import os
 import re
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -117,26 +118,38 @@ def restore_generator(logdir: str, use_ema: bool = True, spec=None, log=print, c
   With `use_ema` (the default) a run trained with --ema_decay gives its EMA generator, the one its
   grids show; `use_ema=False` gives the raw G.
   """
-  generator, config, _ = restore_generator_and_path(logdir, use_ema, spec, log, checkpoint)
-  return generator, config
+  restored = restore_generator_and_path(logdir, use_ema, spec, log, checkpoint)
+  return restored.generator, restored.config
 
 
-def restore_generator_and_path(logdir: str, use_ema: bool = True, spec=None, log=print, checkpoint=None):
-  """(generator, config, checkpoint path) as restore_generator, with the checkpoint it was restored from.
+class Restored(NamedTuple):
+  generator: object
+  config: object
+  path: str          # the checkpoint it came from
+  step: int | None   # the GAN step stored in it (None for a checkpoint without one)
+
+
+def restore_generator_and_path(logdir: str, use_ema: bool = True, spec=None, log=print, checkpoint=None,
+                               doing: str = "restoring G from") -> Restored:
+  """As restore_generator, with the checkpoint it was restored from and its GAN step.
 
   A trainer still running in the folder rotates its checkpoints, so the newest one can vanish between
   being picked and being read: then the then-newest is tried, and a vanished `checkpoint` given by the
-  caller is one line.
+  caller is one line. The step is read with the weights, so both come from the same checkpoint.
   """
   config = load_config(logdir)
   spec = spec or models.get_model(config.model)
   generator = build_generator(config, spec)
   name = GENERATOR_EMA if use_ema and has_ema(config) else GENERATOR
+  steps = {}
 
   def restore(path):
+    reader = tf.train.load_checkpoint(path)
+    has_step = GAN_STEP_KEY in reader.get_variable_to_shape_map()
+    steps[path] = int(reader.get_tensor(GAN_STEP_KEY)) if has_step else None
     tf.train.Checkpoint(**{name: generator}).restore(path).expect_partial()
-  path = with_checkpoint(logdir, restore, log, "restoring G from", checkpoint)
-  return generator, config, path
+  path = with_checkpoint(logdir, restore, log, doing, checkpoint)
+  return Restored(generator, config, path, steps[path])
 
 
 def with_checkpoint(logdir: str, use, log=print, doing: str = "using", checkpoint=None):
