@@ -1,5 +1,5 @@
 """The metrics on image folders (--dataset=folder): the reference is the folder's test split at the run's
-size and resize method, and missing Inception-v3 weights offline are one clear line, at startup."""
+size and resize method, and missing FID Inception weights offline are one clear line, at startup."""
 import os
 
 import numpy as np
@@ -31,10 +31,11 @@ def caches(tmp_path, monkeypatch):
 
 
 class PixelFeatures:
-  """Stands in for Inception-v3, whose ImageNet weights cannot be had offline: 4x4-pooled pixels."""
+  """Stands in for the FID Inception, whose weights cannot be had offline: 4x4-pooled pixels."""
 
-  def __init__(self, weights="imagenet", input_size=inception_lib.INPUT_SIZE):
-    self.weights, self.fingerprint = "pixels", "pixels"
+  def __init__(self, weights="default", resize=inception_lib.DEFAULT_RESIZE,
+               input_size=inception_lib.INPUT_SIZE):
+    self.weights, self.fingerprint, self.weights_sha256, self.resize = "pixels", "pixels", None, resize
     self.input_size = self.input_side = input_size
     self.channels = None
 
@@ -50,10 +51,10 @@ def pixel_inception(monkeypatch):
 
 
 @pytest.fixture
-def offline(monkeypatch):
-  """No internet and no weights in Keras's cache, as on this zoo's machines."""
+def offline(tmp_path, monkeypatch):
+  """No internet and no cached copy of the weights, as on this zoo's machines."""
   monkeypatch.setattr(tfds_source, "internet_reachable", lambda *args, **kwargs: False)
-  monkeypatch.setattr(inception_lib, "_keras_cached", lambda: False)
+  monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
   monkeypatch.delenv(inception_lib.WEIGHTS_ENV, raising=False)
 
 
@@ -106,14 +107,14 @@ def test_eval_every_offline_on_a_folder_fails_at_startup(tmp_path, digits_dir, o
   with pytest.raises(inception_lib.InceptionWeightsUnavailableError) as raised:
     evaluation.training_evaluator(folder_config(tmp_path, digits_dir))
   message = str(raised.value)
-  assert "\n" not in message and message.startswith("--eval_every on 'folder' scores with Inception-v3")
+  assert "\n" not in message and message.startswith("--eval_every on 'folder' scores with the FID Inception")
   assert f"{inception_lib.WEIGHTS_ENV}=FILE" in message and "--inception_weights=FILE" in message
 
 
 @pytest.mark.slow  # two processes that import TensorFlow: ~30 s
 def test_command_lines_report_missing_weights_in_one_line(tmp_path, digits_dir):
   # Offline as on this zoo's machines; online, a dead proxy makes the download fail just as fast.
-  env = {"KERAS_HOME": str(tmp_path / "keras"), "https_proxy": "http://127.0.0.1:9",
+  env = {"TORCH_HOME": str(tmp_path / "torch"), "https_proxy": "http://127.0.0.1:9",
          "HTTPS_PROXY": "http://127.0.0.1:9", inception_lib.WEIGHTS_ENV: "",
          features_lib.CACHE_ENV: str(tmp_path / "metrics"), folder.CACHE_ENV: str(tmp_path / "folders")}
   npz = tmp_path / "samples.npz"
