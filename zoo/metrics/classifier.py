@@ -1,31 +1,56 @@
-"""The domain classifier whose penultimate features the MNIST-like metrics are computed on.
+"""The domain classifiers whose penultimate features the metrics on MNIST-like data and emoji use.
 
 A compact CNN per dataset, trained by the zoo itself with a fixed seed so that no metric needs the
 internet (TF-GAN's MNIST classifier is fetched from a hub at run time). Its weights are committed in
 `zoo/metrics/classifiers/<dataset>.weights.h5` beside a JSON sidecar that records the test accuracy.
+`spec(dataset)` gives a classifier's input shape and classes: 28x28x1 and 10 for MNIST and
+Fashion-MNIST, 64x64x3 and the 8 Unicode emoji groups for `emoji` (zoo/data/emoji.py).
 
 Rebuild one:  python -m zoo.metrics.classifier --dataset=mnist --data_dir=../shared/tensorflow_datasets
+              python -m zoo.metrics.classifier --dataset=emoji     (renders the emoji set if needed)
 """
+import dataclasses
 import hashlib
 import json
 import os
 import sys
 import time
+from typing import Tuple
 
 import numpy as np
 
 CLASSIFIER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "classifiers")
 FEATURE_LAYER = "features"  # the 128-d penultimate layer every metric reads
 FEATURE_DIM = 128
-NUM_CLASSES = 10
-IMAGE_SHAPE = (28, 28, 1)
 ARCHITECTURE_VERSION = 1  # bump when build_classifier changes; old weight files then refuse to load
 
-# Test accuracy a rebuilt classifier must reach before it is saved (issue 3, section 1).
-REQUIRED_ACCURACY = {"mnist": 0.992, "fashion_mnist": 0.91}
-# (epochs, peak learning rate): enough for the accuracy floors above with a margin, in a few CPU minutes.
-TRAINING = {"mnist": (5, 1e-3), "fashion_mnist": (12, 1e-3)}
-BATCH_SIZE = 128
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierSpec:
+  image_shape: Tuple[int, int, int]
+  num_classes: int
+  filters: Tuple[int, ...]  # one 3x3 convolution and 2x2 max-pooling per entry
+  required_accuracy: float  # test accuracy a rebuilt classifier must reach before it is saved
+  epochs: int  # with the peak learning rate: enough for the floor with a margin, in a few CPU minutes
+  peak_lr: float
+  max_shift: int  # random translation while training, in pixels
+  flip_and_zoom: bool = False  # random horizontal flips and +-10% zooms while training (emoji)
+  batch_size: int = 128
+
+
+SPECS = {
+    # Floors from issue 3, section 1.
+    "mnist": ClassifierSpec((28, 28, 1), 10, (32, 64, 128), 0.992, 5, 1e-3, max_shift=2),
+    "fashion_mnist": ClassifierSpec((28, 28, 1), 10, (32, 64, 128), 0.91, 12, 1e-3, max_shift=2),
+    # 1,108 training images: small batches, many epochs and flips, shifts and zooms against memorising;
+    # the narrower last block keeps the weight file small (a 4x4x64 map into the 128-d features).
+    "emoji": ClassifierSpec((64, 64, 3), 8, (32, 64, 128, 64), 0.6, 150, 2e-3, max_shift=6,
+                            flip_and_zoom=True, batch_size=32),
+}
+REQUIRED_ACCURACY = {name: spec.required_accuracy for name, spec in SPECS.items()}
+# The MNIST-like classifiers' input and classes; other datasets' are in `spec(dataset)`.
+IMAGE_SHAPE = SPECS["mnist"].image_shape
+NUM_CLASSES = SPECS["mnist"].num_classes
 
 
 class ClassifierUnavailableError(ValueError):
@@ -40,36 +65,41 @@ def sidecar_path(dataset: str) -> str:
   return os.path.join(CLASSIFIER_DIR, f"{dataset}.json")
 
 
-def build_classifier():
-  """uint8 [B, 28, 28, 1] -> 10 logits; the layer named `features` is the 128-d embedding."""
+def spec(dataset: str) -> ClassifierSpec:
+  if dataset not in SPECS:
+    raise ClassifierUnavailableError(
+        f"No domain classifier for dataset {dataset!r}; there are classifiers for "
+        f"{', '.join(sorted(SPECS))}. For other data use the Inception-v3 features "
+        "(feature_extractor='inception').")
+  return SPECS[dataset]
+
+
+def build_classifier(dataset: str = "mnist"):
+  """uint8 [B, H, W, C] -> logits (`spec(dataset)`); the layer named `features` is the 128-d embedding.
+
+  MNIST-like: [B, 28, 28, 1] -> 14x14x32 -> 7x7x64 -> 3x3x128 -> 10 logits.
+  Emoji: [B, 64, 64, 3] -> 32x32x32 -> 16x16x64 -> 8x8x128 -> 4x4x64 -> 8 logits.
+  """
   import keras
   from keras import layers
-
-  # One conv per resolution and no batch norm: training stays at a few minutes on two CPU cores.
-  def conv_block(x, filters):
-    x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-    return layers.MaxPooling2D()(x)
-
-  images = keras.Input(IMAGE_SHAPE, name="images")
+  chosen = spec(dataset)
+  images = keras.Input(chosen.image_shape, name="images")
   x = layers.Rescaling(1.0 / 255.0)(images)
-  x = conv_block(x, 32)                             # [B, 14, 14, 32]
-  x = conv_block(x, 64)                             # [B, 7, 7, 64]
-  x = conv_block(x, 128)                            # [B, 3, 3, 128]
+  # One conv per resolution and no batch norm: training stays at a few minutes on two CPU cores.
+  for filters in chosen.filters:
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
   x = layers.Flatten()(x)
   features = layers.Dense(FEATURE_DIM, activation="relu", name=FEATURE_LAYER)(x)
   x = layers.Dropout(0.3)(features)
-  logits = layers.Dense(NUM_CLASSES, name="logits", dtype="float32")(x)
+  logits = layers.Dense(chosen.num_classes, name="logits", dtype="float32")(x)
   return keras.Model(images, logits, name="domain_classifier")
 
 
 def load_classifier(dataset: str):
   """The committed classifier of `dataset` (float32), ready for inference; no network needed."""
   path, sidecar = weights_path(dataset), sidecar_path(dataset)
-  if dataset not in REQUIRED_ACCURACY:
-    raise ClassifierUnavailableError(
-        f"No domain classifier for dataset {dataset!r}; there are classifiers for "
-        f"{', '.join(sorted(REQUIRED_ACCURACY))}. For RGB data use the Inception-v3 features "
-        "(feature_extractor='inception').")
+  spec(dataset)
   if not (os.path.exists(path) and os.path.exists(sidecar)):
     raise ClassifierUnavailableError(
         f"The {dataset} classifier ({path}) is missing. Rebuild it with: python -m zoo.metrics.classifier "
@@ -79,7 +109,7 @@ def load_classifier(dataset: str):
     raise ClassifierUnavailableError(
         f"{path} was trained for classifier architecture {version}, the code builds version "
         f"{ARCHITECTURE_VERSION}: rebuild it with python -m zoo.metrics.classifier --dataset={dataset}.")
-  model = build_classifier()
+  model = build_classifier(dataset)
   model.load_weights(path)
   return model
 
@@ -98,42 +128,56 @@ def file_sha256(path: str) -> str:
 
 
 def labelled_split(dataset: str, split: str, data_dir=None, download=True):
-  """(uint8 images [N, 28, 28, 1], int labels [N]) of one split, in TFDS's stored order."""
+  """(uint8 images [N, H, W, C], int labels [N]) of one split, in the dataset's stored order.
+
+  Emoji come from the rendered folder (`zoo.data.folder_root`: --data_dir, else the cache)."""
   import tensorflow_datasets as tfds
   from zoo import data
+  if data.is_folder(dataset):
+    side = spec(dataset).image_shape[0]
+    images, labels = zip(*data.load_examples(dataset, split, data_dir, side).as_numpy_iterator())
+    return np.stack(images), np.asarray(labels, np.int64)
   ds = data.builder(dataset, data_dir, download).as_dataset(
       split=split, as_supervised=True, shuffle_files=False, read_config=tfds.ReadConfig(try_autocache=False))
   images, labels = zip(*tfds.as_numpy(ds.batch(10000)))
   return np.concatenate(images), np.concatenate(labels).astype(np.int64)
 
 
-def _training_model(classifier):
-  """The classifier behind a random ±2 pixel shift, which only acts while training."""
+def _training_model(classifier, chosen: ClassifierSpec):
+  """The classifier behind random shifts (and for emoji flips and zooms), which only act while training."""
   import keras
   from keras import layers
-  augment = layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", seed=1)
-  images = keras.Input(IMAGE_SHAPE)
-  return keras.Model(images, classifier(augment(images)))
+  side = chosen.image_shape[0]
+  images = keras.Input(chosen.image_shape)
+  if not chosen.flip_and_zoom:  # the MNIST-like classifiers: black background
+    augment = layers.RandomTranslation(chosen.max_shift / side, chosen.max_shift / side, fill_mode="constant",
+                                       seed=1)
+    return keras.Model(images, classifier(augment(images)))
+  x = layers.RandomFlip("horizontal", seed=1)(images)
+  x = layers.RandomZoom(0.1, fill_mode="constant", fill_value=255.0, seed=2)(x)  # emoji sit on white
+  x = layers.RandomTranslation(chosen.max_shift / side, chosen.max_shift / side, fill_mode="constant",
+                               fill_value=255.0, seed=3)(x)
+  return keras.Model(images, classifier(x))
 
 
 def train_classifier(dataset: str, data_dir=None, seed: int = 0, download: bool = True, log=print):
   """Trains the domain classifier from scratch; returns (model, test accuracy)."""
   import keras
-  if dataset not in TRAINING:
-    raise ValueError(f"Unknown dataset {dataset!r}: classifiers exist for {', '.join(sorted(TRAINING))}.")
-  epochs, peak_lr = TRAINING[dataset]
+  if dataset not in SPECS:
+    raise ValueError(f"Unknown dataset {dataset!r}: classifiers exist for {', '.join(sorted(SPECS))}.")
+  chosen = SPECS[dataset]
   keras.utils.set_random_seed(seed)
   train_x, train_y = labelled_split(dataset, "train", data_dir, download)
   test_x, test_y = labelled_split(dataset, "test", data_dir, download)
-  classifier = build_classifier()
-  steps = epochs * (len(train_x) // BATCH_SIZE)
-  schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, warmup_target=peak_lr,
+  classifier = build_classifier(dataset)
+  steps = chosen.epochs * (len(train_x) // chosen.batch_size)
+  schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, warmup_target=chosen.peak_lr,
                                                     warmup_steps=steps // 20)
-  model = _training_model(classifier)
+  model = _training_model(classifier, chosen)
   model.compile(optimizer=keras.optimizers.Adam(schedule),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-  model.fit(train_x.astype(np.float32), train_y, batch_size=BATCH_SIZE, epochs=epochs, shuffle=True,
-            verbose=2)
+  model.fit(train_x.astype(np.float32), train_y, batch_size=chosen.batch_size, epochs=chosen.epochs,
+            shuffle=True, verbose=2)
   accuracy = measure_accuracy(classifier, test_x, test_y)
   log(f"{dataset}: test accuracy {accuracy:.4f}")
   return classifier, accuracy
@@ -156,7 +200,7 @@ def save_classifier(model, dataset: str, accuracy: float, seed: int, seconds: fl
       "architecture_version": ARCHITECTURE_VERSION,
       "feature_layer": FEATURE_LAYER,
       "feature_dim": FEATURE_DIM,
-      "epochs": TRAINING[dataset][0],
+      "epochs": SPECS[dataset].epochs,
       "seed": seed,
       "training_seconds": round(seconds),
       "weights_sha256": file_sha256(weights_path(dataset)),
@@ -189,8 +233,9 @@ def main(argv):
 
 if __name__ == "__main__":
   from absl import app, flags
-  flags.DEFINE_enum("dataset", "mnist", sorted(REQUIRED_ACCURACY), "Dataset whose classifier to train.")
-  flags.DEFINE_string("data_dir", None, "TFDS data_dir with the prepared dataset (else $TFDS_DATA_DIR).")
+  flags.DEFINE_enum("dataset", "mnist", sorted(SPECS), "Dataset whose classifier to train.")
+  flags.DEFINE_string("data_dir", None, "TFDS data_dir with the prepared dataset (else $TFDS_DATA_DIR); "
+                      "for emoji, a folder rendered by zoo.emoji (else the set rendered into the cache).")
   flags.DEFINE_integer("seed", 0, "Seed for weights, shuffling and augmentation.")
   flags.DEFINE_boolean("download", True, "Allow TFDS to download a dataset that is not prepared.")
   app.run(main)
