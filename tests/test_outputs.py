@@ -115,7 +115,8 @@ def test_a_checkpoint_that_vanishes_while_read_gives_way_to_the_then_newest(run_
   assert path.endswith("ckpt-1") and step is None  # this checkpoint holds only G
   assert lines == ["warning: ckpt-2 vanished while it was being read (a trainer is rotating checkpoints); "
                    "trying the newest one left."]
-  expected, _ = runs.restore_generator(run_dir, checkpoint=os.path.join(runs.checkpoint_dir(run_dir), "ckpt-1"))
+  first = os.path.join(runs.checkpoint_dir(run_dir), "ckpt-1")
+  expected, _ = runs.restore_generator(run_dir, checkpoint=first)
   for a, b in zip(generator.weights, expected.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
@@ -152,8 +153,8 @@ def test_photo_patches_refuses_to_upsample_unless_asked():
   assert photo_patches.check_size(300, shapes, upsample=False) is None
   with pytest.raises(ValueError) as raised:
     photo_patches.check_size(5000, shapes, upsample=False)
-  assert str(raised.value) == ("--size=5000 is larger than the short side of 2 of the 2 photos (big 800x600, "
-                               "cat 451x300): their patches would be whole photos enlarged. Use --size=300 or "
-                               "less, or pass --upsample to allow it.")
+  assert str(raised.value) == (
+      "--size=5000 is larger than the short side of 2 of the 2 photos (big 800x600, cat 451x300): their "
+      "patches would be whole photos enlarged. Use --size=300 or less, or pass --upsample to allow it.")
   assert photo_patches.check_size(400, shapes, upsample=True).startswith(
       "warning: --size=400 is larger than the short side of 1 of the 2 photos (cat 451x300)")

@@ -53,7 +53,8 @@ def test_a_killed_holders_lock_is_taken_over_with_a_notice(tmp_path):
   notices = []
   with runlock.hold(logdir, log=notices.append):
     assert runlock.holder(logdir)["pid"] == os.getpid()
-  assert len(notices) == 1 and f"left by pid {2**22 + 12345}" in notices[0] and "no longer running" in notices[0]
+  assert len(notices) == 1
+  assert f"left by pid {2**22 + 12345}" in notices[0] and "no longer running" in notices[0]
 
 
 def test_released_when_the_block_raises(tmp_path):

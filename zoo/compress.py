@@ -33,8 +33,8 @@ FLAGS = flags.FLAGS
 def define_flags():
   """Defined only when run as a script, so importing this module never clashes with other CLIs' flags."""
   flags.DEFINE_string("logdir", None, "Run folder of a compression_gan run (mode=codec).")
-  flags.DEFINE_string("checkpoint", None, "encode, batch: the run's checkpoint to encode with: N, ckpt-N or a "
-                      "path (default: the newest readable).")
+  flags.DEFINE_string("checkpoint", None, "encode, batch: the run's checkpoint to encode with: N, ckpt-N or "
+                      "a path (default: the newest readable).")
   flags.DEFINE_string("codec", None, "encode, decode: a pinned codec folder (RUN/codecs/<model id>) to use "
                       "instead of looking one up in --logdir.")
   flags.DEFINE_boolean("convert", False, "encode: convert an image of another size or mode to the run's.")

@@ -66,8 +66,9 @@ def checkpoint_path(logdir: str, checkpoint: str) -> str:
 def load_config(logdir: str):
   if not os.path.isdir(logdir):
     raise FileNotFoundError(f"--logdir={logdir!r} is not a folder; pass a run folder written by zoo.train.")
-  if not os.path.exists(os.path.join(logdir, config_lib.CONFIG_FILE)) and os.path.isdir(checkpoint_dir(logdir)):
-    raise FileNotFoundError(f"{os.path.join(logdir, config_lib.CONFIG_FILE)} is missing, though {logdir} "
+  config_path = os.path.join(logdir, config_lib.CONFIG_FILE)
+  if not os.path.exists(config_path) and os.path.isdir(checkpoint_dir(logdir)):
+    raise FileNotFoundError(f"{config_path} is missing, though {logdir} "
                             "holds checkpoints: the run's config was deleted or never copied; restore it "
                             "from a backup (its checkpoints cannot be read without it).")
   return config_lib.load(logdir)

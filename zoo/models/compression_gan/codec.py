@@ -314,10 +314,11 @@ class Codec:
       with open(os.path.join(folder, PINNED_ARRAYS), "rb") as f:
         data = f.read()
     except (OSError, ValueError) as e:
-      raise CodecError(f"{folder} is not a readable pinned codec ({getattr(e, 'strerror', None) or e}).") from None
+      reason = getattr(e, "strerror", None) or e
+      raise CodecError(f"{folder} is not a readable pinned codec ({reason}).") from None
     if not isinstance(info, dict) or hashlib.sha256(data).hexdigest() != info.get("sha256"):
-      raise CodecError(f"The pinned codec in {folder} is damaged: {PINNED_ARRAYS} does not match the checksum "
-                       f"in {PINNED_INFO}. Restore the folder from a backup.")
+      raise CodecError(f"The pinned codec in {folder} is damaged: {PINNED_ARRAYS} does not match the "
+                       f"checksum in {PINNED_INFO}. Restore the folder from a backup.")
     if info.get("format") != FORMAT_VERSION:
       raise CodecError(f"The pinned codec in {folder} is of format {info.get('format')}; this zoo reads "
                        f"format {FORMAT_VERSION}.")
@@ -327,9 +328,8 @@ class Codec:
     codec.source = f"pinned codec {folder}"
     codec.shape = tuple(info["shape"])
     codec.options = info["options"]
-    codec.encoder_ops, codec.decoder_ops = (
-        [(kind, (arrays[f"{network}_{i}_kernel"], arrays[f"{network}_{i}_bias"]) if kind == "dense" else param)
-         for i, (kind, param) in enumerate(info["layers"][network])] for network in ("encoder", "decoder"))
+    codec.encoder_ops, codec.decoder_ops = (_ops_from(arrays, info["layers"][network], network)
+                                            for network in ("encoder", "decoder"))
     codec.tables = EntropyTables(arrays["offsets"], arrays["widths"], arrays["counts"])
     codec.max_payload = max_payload_bytes(codec.tables)
     codec.model_id = bytes.fromhex(info["model_id"])
@@ -373,6 +373,12 @@ class Codec:
       raise CodecError(f"Corrupt file: its payload of {len(payload)} bytes exceeds the {self.max_payload} "
                        "bytes this model can produce.")
     return self.reconstruct(decode_codes(payload, self.tables))
+
+
+def _ops_from(arrays, layers, network):
+  """The (kind, params) list of `run_mlp` from a frozen codec's layer kinds and arrays."""
+  return [(kind, (arrays[f"{network}_{i}_kernel"], arrays[f"{network}_{i}_bias"]) if kind == "dense"
+           else param) for i, (kind, param) in enumerate(layers)]
 
 
 def _write_folder(folder, contents):
