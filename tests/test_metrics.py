@@ -121,3 +121,27 @@ def test_too_few_vectors_are_rejected_clearly():
     scores.fid(np.zeros((1, 3)), np.zeros((5, 3)))
   with pytest.raises(ValueError, match="k=3"):
     scores.precision_recall(np.zeros((3, 2)), np.zeros((10, 2)))
+
+
+def test_bootstrap_fid_resamples_the_samples_with_replacement():
+  rng = np.random.default_rng(0)
+  real, fake = rng.normal(size=(400, 4)), rng.normal(0.3, 1.0, size=(300, 4))
+  fids = scores.bootstrap_fid(real, fake, 3, np.random.default_rng(5))
+  draw = np.random.default_rng(5)
+  expected = [scores.fid(real, fake[draw.integers(0, 300, 300)]) for _ in range(3)]
+  np.testing.assert_allclose(fids, expected, rtol=1e-9)
+
+
+def test_bootstrap_intervals_hold_the_estimate_and_narrow_with_more_samples():
+  from zoo.metrics import evaluation
+  rng = np.random.default_rng(1)
+  real = rng.normal(size=(2000, 32))  # in many dimensions resampling's upward bias exceeds the spread
+  widths = []
+  for count in (200, 1600):
+    fake = rng.normal(0.2, 1.0, size=(count, 32))
+    intervals = evaluation.bootstrap_intervals(real, fake, 40, k=3)
+    point = evaluation.score_features(real, fake, kid_subsets=2, k=3)
+    assert intervals["fid"][0] < point["fid"] < intervals["fid"][1]
+    assert intervals["recall"][0] <= point["recall"] <= intervals["recall"][1]
+    widths.append(intervals["fid"][1] - intervals["fid"][0])
+  assert widths[1] < widths[0] / 2  # ~1/sqrt(N): 8x the samples, about a third of the width
