@@ -3,12 +3,14 @@
   python -m zoo.compress encode IMAGE.png OUT.cgan --logdir=RUN      # one image -> one file
   python -m zoo.compress decode OUT.cgan IMAGE.png --logdir=RUN      # one file -> PNG
   python -m zoo.compress batch OUT_DIR --logdir=RUN --split=test[:1000]   # a split of the run's dataset
+  python -m zoo.compress encode IMAGE.png OUT.cgan --pretrained=compression_gan/mnist   # no run needed
 
 Encoding freezes the codec it uses into RUN/codecs/<model id>/ (its networks and entropy tables, with
 their SHA-256), and every file's header names that model id. Decoding finds the codec there, so a file
 stays decodable after the run has trained on and rotated away the checkpoint that encoded it; copy that
 folder along with the files to decode them elsewhere (`--codec=FOLDER`, no run needed). `--checkpoint=N`
-encodes with the run's ckpt-N instead of its newest checkpoint.
+encodes with the run's ckpt-N instead of its newest checkpoint. `--pretrained=NAME` takes the frozen
+codec a pretrained package carries (zoo/pretrained.py, checked against its sha256 manifest) for all three.
 
 `batch` codes a split of the run's dataset, a TFDS dataset or an image folder (`--dataset=folder`), read
 at the run's image size as it trained on it; it writes one file per image (00000.cgan, ...), decodes
@@ -33,6 +35,8 @@ FLAGS = flags.FLAGS
 def define_flags():
   """Defined only when run as a script, so importing this module never clashes with other CLIs' flags."""
   flags.DEFINE_string("logdir", None, "Run folder of a compression_gan run (mode=codec).")
+  flags.DEFINE_string("pretrained", None, "A pretrained compression_gan package instead of a run, e.g. "
+                      "compression_gan/mnist (python -m zoo.sample --list_pretrained lists them).")
   flags.DEFINE_string("checkpoint", None, "encode, batch: the run's checkpoint to encode with: N, ckpt-N or "
                       "a path (default: the newest readable).")
   flags.DEFINE_string("codec", None, "encode, decode: a pinned codec folder (RUN/codecs/<model id>) to use "
@@ -124,6 +128,20 @@ def pinned_codec(logdir, checkpoint=None):
   return codec_lib.Codec.load(folder, codec.config), folder
 
 
+def package_codec(name, data_dir=None):
+  """(codec, folder) of pretrained package `name`: the frozen codec it carries, after its files pass
+  their sha256 check; its dataset is read from `data_dir` (default: TFDS's) for batch mode."""
+  from zoo import pretrained, runs
+  from zoo.models.compression_gan import codec as codec_lib
+  package = pretrained.locate(name)
+  pretrained.verify(package)
+  folder = pretrained.codec_folder(package)
+  if folder is None:
+    raise codec_lib.CodecError(f"{name} holds no codec: zoo.compress needs a compression_gan package of "
+                               "mode=codec, e.g. compression_gan/mnist.")
+  return codec_lib.Codec.load(folder, runs.package_config(name, data_dir)), folder
+
+
 def decoder_for(model_id: bytes, logdir=None, codec_folder=None, checkpoint=None):
   """The codec of model `model_id` (a file header's): from `codec_folder`, else pinned in the run, else
   one of the run's checkpoints (which is then pinned); a CodecError naming where it looked otherwise."""
@@ -197,7 +215,9 @@ def main(argv):
   command, paths = argv[1], argv[2:]
   if len(paths) != (1 if command == "batch" else 2):
     sys.exit(f"error: {command} takes {'one path' if command == 'batch' else 'two paths'}. {USAGE}")
-  if not FLAGS.logdir and not (FLAGS.codec and command != "batch"):
+  if FLAGS.pretrained and (FLAGS.logdir or FLAGS.codec):
+    sys.exit("error: --pretrained replaces --logdir and --codec; give only one of them.")
+  if not FLAGS.logdir and not FLAGS.pretrained and not (FLAGS.codec and command != "batch"):
     sys.exit("error: --logdir is required: the run folder of the compression_gan model to use"
              f"{'' if command == 'batch' else ' (or --codec=RUN/codecs/<model id>, a pinned codec)'}.")
   from zoo import data, files
@@ -205,9 +225,10 @@ def main(argv):
   try:
     if command != "batch":
       files.check_not_input(paths[1], paths[0], flag="the output")
+    package = package_codec(FLAGS.pretrained, FLAGS.data_dir) if FLAGS.pretrained else None
     if command == "encode":
-      codec, folder = ((codec_lib.Codec.load(FLAGS.codec), FLAGS.codec) if FLAGS.codec
-                       else pinned_codec(FLAGS.logdir, FLAGS.checkpoint))
+      codec, folder = package or ((codec_lib.Codec.load(FLAGS.codec), FLAGS.codec) if FLAGS.codec
+                                  else pinned_codec(FLAGS.logdir, FLAGS.checkpoint))
       image = read_image(paths[0], codec.shape, FLAGS.convert)
       encoded = codec.encode(image)
       files.write_bytes(paths[1], encoded)
@@ -216,11 +237,12 @@ def main(argv):
     elif command == "decode":
       encoded = read_file(paths[0])
       header, _ = codec_lib.unpack(encoded)
-      codec = decoder_for(header.model_id, FLAGS.logdir, FLAGS.codec, FLAGS.checkpoint)
+      codec = decoder_for(header.model_id, FLAGS.logdir, package[1] if package else FLAGS.codec,
+                          FLAGS.checkpoint)
       write_image(paths[1], codec.decode(encoded))
       print(f"{paths[1]} written")
     else:
-      codec, folder = pinned_codec(FLAGS.logdir, FLAGS.checkpoint)
+      codec, folder = package or pinned_codec(FLAGS.logdir, FLAGS.checkpoint)
       stats, _, decoded = compress_split(codec, FLAGS.split, paths[0], FLAGS.data_dir)
       stats["codec"] = folder
       files.save_npz(os.path.join(paths[0], "decoded.npz"), images=decoded)

@@ -1,6 +1,7 @@
 """Exports a trained generator so it can be used without the zoo.
 
   python -m zoo.export --logdir=runs/dense_gan_mnist --out=exported/dense_gan
+  python -m zoo.export --pretrained=dcgan/mnist --out=exported/dcgan   # a package (zoo/pretrained.py)
 
 writes `<out>/generator.keras` and `<out>/saved_model/`, a SavedModel whose `serving_default`
 signature maps `z` float32 [N, latent_dim] to `images` uint8 [N, H, W, C]; a class-conditional run's
@@ -8,7 +9,9 @@ signature maps `z` float32 [N, latent_dim] to `images` uint8 [N, H, W, C]; a cla
 dict {"z": z, "label": label}. A generator that takes images
 instead of noise (image_gan's degraded input, compression_gan's image to encode) is served from
 `inputs` uint8 [N, H, W, C] to `images` uint8, with the model's pixel scaling applied on both sides.
-A run trained with --ema_decay exports its EMA generator unless --use_ema=false.
+A run trained with --ema_decay exports its EMA generator unless --use_ema=false. Both hold the
+generator as it draws: a run trained on images zero-padded to its size (--image_resize=pad) draws at that
+size, and its samples at the dataset's own size are the central crop (as zoo.sample and zoo.load give).
 
 Both are written into a temporary folder next to <out> and moved into place at the end, so a failed
 export never leaves a half-written model.
@@ -27,7 +30,9 @@ SAVED_MODEL = "saved_model"
 
 
 def define_flags():
-  flags.DEFINE_string("logdir", None, "Run folder written by zoo.train.", required=True)
+  flags.DEFINE_string("logdir", None, "Run folder written by zoo.train.")
+  flags.DEFINE_string("pretrained", None, "Export a pretrained package instead of a run, e.g. dcgan/mnist "
+                      "(python -m zoo.sample --list_pretrained lists them).")
   flags.DEFINE_string("out", None, "Output folder (new, or an earlier export to replace).", required=True)
   flags.DEFINE_boolean("use_ema", True, "Export the EMA generator of a run trained with --ema_decay.")
 
@@ -37,12 +42,30 @@ def export_generator(logdir: str, out: str, use_ema: bool = True):
   from zoo import runs
   _check_out(out)
   generator, config = runs.restore_generator(logdir, use_ema)
-  generator = _in_float32(generator, config)
+  return _publish(out, lambda folder: _write(inference_model(generator, config), config, folder))
+
+
+def export_package(name: str, out: str):
+  """Writes the verified generator.keras of pretrained package `name` and a SavedModel serving it to
+  <out>, as `export_generator` does for a run; returns their paths."""
+  from zoo import pretrained, runs
+  _check_out(out)
+  package = pretrained.load(name)
+  config = runs.package_config(name)
+
+  def write(folder):
+    shutil.copyfile(os.path.join(package.folder, pretrained.KERAS_FILE), os.path.join(folder, KERAS_FILE))
+    _write_saved_model(package.model, config, folder, getattr(package, "num_classes", 0))
+  return _publish(out, write)
+
+
+def _publish(out, write):
+  """Calls `write(folder)` on a staging folder next to `out`, then moves its files into `out`."""
   parent = os.path.dirname(os.path.abspath(out))
   os.makedirs(parent, exist_ok=True)
   staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
   try:
-    _write(generator, config, staging)
+    write(staging)
     for name in (KERAS_FILE, SAVED_MODEL):
       target = os.path.join(out, name)
       if os.path.isdir(target):
@@ -77,15 +100,29 @@ def _check_out(out):
     raise ValueError(f"--out={out!r} holds other files; give a new folder or an earlier export's.")
 
 
-def _write(generator, config, folder):
+def inference_model(generator, config):
+  """The float32 Keras model of stock layers that an export (and a pretrained package) holds: G rebuilt
+  in float32, or what the model's `export_model` hook makes of it."""
+  from zoo import models
+  generator = _in_float32(generator, config)
+  spec = models.get_model(config.model)
+  return spec.export_model(config, generator) if spec.export_model else generator
+
+
+def _write(model, config, folder):
+  """<folder>/generator.keras and <folder>/saved_model of an inference model."""
+  from zoo import models
+  model.save(os.path.join(folder, KERAS_FILE))  # stock layers: loads with Keras alone
+  _write_saved_model(model, config, folder, models.get_model(config.model).num_classes(config))
+
+
+def _write_saved_model(model, config, folder, classes):
   import tensorflow as tf
   from zoo import models
   spec = models.get_model(config.model)
-  model = spec.export_model(config, generator) if spec.export_model else generator
-  model.save(os.path.join(folder, KERAS_FILE))  # stock layers: loads with Keras alone
   module = tf.Module()
   module.model = model
-  module.serve = _serving_function(model, config, spec.samples_from_noise, spec.num_classes(config))
+  module.serve = _serving_function(model, config, spec.samples_from_noise, classes)
   tf.saved_model.save(module, os.path.join(folder, SAVED_MODEL), signatures={"serving_default": module.serve})
 
 
@@ -125,7 +162,10 @@ def main(argv):
   del argv
   cli.quiet_library_logs()
   try:
-    paths = export_generator(FLAGS.logdir, FLAGS.out, FLAGS.use_ema)
+    if bool(FLAGS.logdir) == bool(FLAGS.pretrained):
+      raise ValueError("--logdir is required: give --logdir=RUN or --pretrained=NAME (not both).")
+    paths = (export_package(FLAGS.pretrained, FLAGS.out) if FLAGS.pretrained
+             else export_generator(FLAGS.logdir, FLAGS.out, FLAGS.use_ema))
   except (ValueError, OSError) as e:
     cli.fail(e)
   print("wrote", *paths)

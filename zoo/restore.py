@@ -3,6 +3,7 @@
   python -m zoo.restore --logdir=runs/image_gan_denoise_mnist noisy.png restored.png
   python -m zoo.restore --logdir=runs/image_gan_inpaint_mnist --degraded_out=masked.png digit.png restored.png
   python -m zoo.restore --logdir=runs/image_gan_colorize_patches --split=test[:100] --out_dir=restored/
+  python -m zoo.restore --pretrained=image_gan/denoise-mnist --degraded_out=noisy.png digit.png restored.png
 
 IN.png must have the run's image size and channel count (28x28 grayscale for MNIST runs); for inpainting,
 paint the hole with grey 128, as the training degradation does. `--degraded_out` first applies the
@@ -28,7 +29,10 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """Defined only when run as a script, so importing this module never clashes with other CLIs' flags."""
-  flags.DEFINE_string("logdir", None, "Run folder of an image_gan run written by zoo.train.", required=True)
+  flags.DEFINE_string("logdir", None, "Run folder of an image_gan run written by zoo.train (or give "
+                      "--pretrained).")
+  flags.DEFINE_string("pretrained", None, "A pretrained image_gan package instead of a run, e.g. "
+                      "image_gan/denoise-mnist (python -m zoo.sample --list_pretrained lists them).")
   flags.DEFINE_string("degraded_out", None, "Degrade IN.png with the run's task first and save it here.")
   flags.DEFINE_integer("seed", 0, "Seed of the degradation applied with --degraded_out or in batch mode.")
   flags.DEFINE_string("split", None, "Batch mode: split of the run's dataset to degrade and restore, in TFDS "
@@ -42,15 +46,36 @@ CHANNEL_MODES = {1: "grayscale", 2: "grayscale + alpha", 3: "RGB", 4: "RGBA"}
 
 def load_restorer(logdir):
   """(generator, config) of a run whose generator maps images to images, else a ValueError."""
-  from zoo import models, runs
+  return open_restorer(logdir)[:2]
+
+
+def open_restorer(logdir, pretrained=None, data_dir=None):
+  """(generator, config, image shape) of a run (or of package `pretrained`) whose generator maps images
+  to images, else a ValueError."""
+  from zoo import data, runs
+  from zoo import pretrained as pretrained_lib
+  if bool(logdir) == bool(pretrained):
+    raise ValueError("--logdir is required: give --logdir=RUN or --pretrained=NAME (an image_gan run or "
+                     "package), not both.")
+  if pretrained:
+    package = pretrained_lib.load(pretrained)
+    config = runs.package_config(pretrained, data_dir)
+    _check_restores(config, pretrained)
+    return package.model, config, package.model_image_shape
   config = runs.load_config(logdir)
+  _check_restores(config, logdir)
+  generator, config = runs.restore_generator(logdir)
+  return generator, config, data.image_shape(config.dataset, config.image_size, config.data_dir)
+
+
+def _check_restores(config, source):
+  from zoo import models
   spec = models.get_model(config.model)
   if "restore" not in spec.tools:
     use = (f"it is applied with {', '.join(f'zoo.{tool}' for tool in spec.tools)}" if spec.tools else
            "it generates images from noise: use zoo.sample")
-    raise ValueError(f"{logdir} holds a {config.model} run, which zoo.restore cannot apply ({use}); "
+    raise ValueError(f"{source} holds a {config.model} run, which zoo.restore cannot apply ({use}); "
                      "zoo.restore needs an image_gan run (python -m zoo.train --model=image_gan ...).")
-  return runs.restore_generator(logdir)
 
 
 def check_image(image, path, expected_shape, dataset):
@@ -96,19 +121,18 @@ def read_image(path):
     raise ValueError(f"{path} is not a PNG image TensorFlow can read ({type(e).__name__}).") from None
 
 
-def restore_file(logdir, in_path, out_path, degraded_out=None, seed=0):
-  """Reads IN, optionally degrades it, restores it with the run's generator, writes OUT."""
-  from zoo import data, files, images
+def restore_file(logdir, in_path, out_path, degraded_out=None, seed=0, pretrained=None):
+  """Reads IN, optionally degrades it, restores it with the run's (or package's) generator, writes OUT."""
+  from zoo import files, images
   if not out_path.lower().endswith(".png"):
     raise ValueError(f"OUT must be a .png file, got {out_path!r}.")
   files.check_not_input(out_path, in_path, flag="OUT")
   if degraded_out:
     files.check_not_input(degraded_out, in_path, flag="--degraded_out")
     files.check_not_input(degraded_out, out_path, flag="--degraded_out")
-  generator, config = load_restorer(logdir)
+  generator, config, shape = open_restorer(logdir, pretrained)
   image = read_image(in_path)
-  check_image(image, in_path, data.image_shape(config.dataset, config.image_size, config.data_dir),
-              config.dataset)
+  check_image(image, in_path, shape, config.dataset)
   if degraded_out:
     image = degrade_like_training(config, image[None], seed)[0]
     images.write_png(degraded_out, image)
@@ -128,7 +152,7 @@ def load_split(config, split, data_dir=None):
   return np.stack(images)
 
 
-def restore_split(logdir, split, out_dir, data_dir=None, seed=0):
+def restore_split(logdir, split, out_dir, data_dir=None, seed=0, pretrained=None):
   """Degrades a split of the run's dataset with the run's task, restores it and writes it to `out_dir`.
 
   Returns (stats, originals, degraded, restored), the images uint8 [N, H, W, C]; stats holds the mean
@@ -137,7 +161,7 @@ def restore_split(logdir, split, out_dir, data_dir=None, seed=0):
   import numpy as np
   from zoo import files, images
   from zoo.metrics import fidelity
-  generator, config = load_restorer(logdir)
+  generator, config, _ = open_restorer(logdir, pretrained, data_dir)
   originals = load_split(config, split, data_dir)
   degraded = degrade_like_training(config, originals, seed)
   restored = restore_images(generator, config, degraded)
@@ -146,7 +170,8 @@ def restore_split(logdir, split, out_dir, data_dir=None, seed=0):
     for i, image in enumerate(batch):
       images.write_png(os.path.join(out_dir, name, f"{i:05d}.png"), image)
   files.save_npz(os.path.join(out_dir, "restored.npz"), images=restored)
-  stats = {"logdir": logdir, "dataset": config.dataset, "data_dir": data_dir or config.data_dir,
+  stats = {"logdir": logdir, **({"pretrained": pretrained} if pretrained else {}),
+           "dataset": config.dataset, "data_dir": data_dir or config.data_dir,
            "split": split, "image_shape": list(originals.shape[1:]), "images": len(originals),
            "task": config.options["task"], "seed": seed,
            "psnr": float(np.mean(fidelity.psnr(originals, restored))),
@@ -172,10 +197,11 @@ def main(argv):
              "(or --split=SPLIT --out_dir=DIR for a split of the run's dataset)")
   try:
     if batch:
-      stats = restore_split(FLAGS.logdir, FLAGS.split, FLAGS.out_dir, FLAGS.data_dir, FLAGS.seed)[0]
+      stats = restore_split(FLAGS.logdir, FLAGS.split, FLAGS.out_dir, FLAGS.data_dir, FLAGS.seed,
+                            FLAGS.pretrained)[0]
       print(json.dumps(stats, indent=2))
       return
-    restore_file(FLAGS.logdir, argv[1], argv[2], FLAGS.degraded_out, FLAGS.seed)
+    restore_file(FLAGS.logdir, argv[1], argv[2], FLAGS.degraded_out, FLAGS.seed, FLAGS.pretrained)
   except (ValueError, OSError, data.DataUnavailableError) as e:
     cli.fail(e)
   print(f"wrote {argv[2]}")

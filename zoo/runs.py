@@ -74,6 +74,14 @@ def load_config(logdir: str):
   return config_lib.load(logdir)
 
 
+def package_config(name: str, data_dir=None):
+  """The TrainConfig of pretrained package `name` (zoo/pretrained.py), reading its dataset from `data_dir`
+  (default: $TFDS_DATA_DIR or TFDS's own) instead of the folder of the machine that trained it."""
+  import dataclasses
+  from zoo import pretrained
+  return dataclasses.replace(config_lib.load(pretrained.locate(name)), data_dir=data_dir)
+
+
 def latest_checkpoint(logdir: str, log=print, doing: str = "using", vanished=()):
   """The newest readable checkpoint of a run, or None if it has none.
 

@@ -3,13 +3,18 @@
 A class-conditional run's generator also takes the class of each sample: by default the labels cycle
 through 0..K-1 (sample i is of class i mod K), so any number of samples covers the classes evenly.
 """
+import dataclasses
 import weakref
 
 import numpy as np
 import tensorflow as tf
 
+from zoo import data
+from zoo import explore
 from zoo import models
 from zoo import pixels
+from zoo import pretrained
+from zoo import runs
 
 _SAMPLERS = weakref.WeakKeyDictionary()  # one traced function per generator, not one per call
 
@@ -65,17 +70,18 @@ def _sampler(generator, spec, pixel_range, conditional):
   return samplers[key]
 
 
-def noise_batch(latent_dim, size, seed, offset=0):
-  """z [size, latent_dim] for samples offset..offset+size of the stream of `seed`."""
-  return tf.random.stateless_normal([size, latent_dim], seed=[seed, offset])
+def noise_batch(latent_dim, size, seed, offset=0, truncation=None):
+  """z [size, latent_dim] for samples offset..offset+size of the stream of `seed` (zoo/explore.py)."""
+  return explore.noise(latent_dim, size, seed, offset, truncation)
 
 
 def generate(generator, config, num: int, seed: int = 0, batch_size: int = 500, labels=None,
-             progress=None) -> np.ndarray:
+             progress=None, truncation=None) -> np.ndarray:
   """`num` uint8 NHWC samples from a noise-to-image generator, reproducible from `seed`.
 
   A class-conditional run's sample i is of class `labels[i]` (default `cycling_labels(num, K)`); the
   noise is the same with or without labels. `progress(done, num)` is called after every batch.
+  `truncation` resamples the noise values beyond +-truncation (zoo/explore.py).
   """
   spec = models.get_model(config.model)
   classes = spec.num_classes(config)
@@ -91,7 +97,7 @@ def generate(generator, config, num: int, seed: int = 0, batch_size: int = 500, 
     return np.zeros((0,) + tuple(generator.output_shape[1:]), np.uint8)
   samples = None  # filled in place: concatenating chunks would need twice the memory at the end
   for start in range(0, num, batch_size):
-    z = noise_batch(config.latent_dim, min(batch_size, num - start), seed, start)
+    z = noise_batch(config.latent_dim, min(batch_size, num - start), seed, start, truncation)
     arguments = (z, tf.constant(labels[start:start + len(z)])) if conditional else (z,)
     chunk = sample(*arguments).numpy()
     if samples is None:
@@ -100,6 +106,44 @@ def generate(generator, config, num: int, seed: int = 0, batch_size: int = 500, 
     if progress:
       progress(start + len(chunk), num)
   return samples
+
+
+def dataset_size(config):
+  """(height, width) of the dataset's own images when the run zero-padded them up to its image size
+  (--image_resize=pad), else None: samples are cropped back to it, as zoo.evaluate crops them."""
+  if data.image_resize(config) != "pad" or not config.image_size or data.is_folder(config.dataset):
+    return None
+  height, width = data.source_image_shape(config.dataset, config.data_dir)[:2]
+  return None if (height, width) == (config.image_size, config.image_size) else (height, width)
+
+
+def at_dataset_size(images, config):
+  """uint8 samples [N, S, S, C] of a run, cropped to the dataset's own size if it was padded to S."""
+  return pretrained.central_crop(images, dataset_size(config))
+
+
+def interface(config, spec=None) -> dict:
+  """What using a run's generator takes (the card fields zoo/pretrained.py reads): its inputs, noise
+  size, classes, pixel range, the shape it draws and the dataset's own shape that users get."""
+  spec = spec or models.get_model(config.model)
+  drawn = tuple(data.image_shape(config.dataset, config.image_size, config.data_dir,
+                                 resize=data.image_resize(config)))
+  crop = dataset_size(config)
+  classes = spec.num_classes(config)
+  return {"inputs": "noise" if spec.samples_from_noise else "images", "latent_dim": config.latent_dim,
+          "num_classes": classes,
+          "class_names": list(data.class_names(config.dataset, config.data_dir) or []) if classes else [],
+          "pixel_range": config.pixel_range, "model_image_shape": list(drawn),
+          "image_shape": list(crop + drawn[2:]) if crop else list(drawn)}
+
+
+def run_generator(logdir: str, use_ema: bool = True, log=print):
+  """A run's noise-to-image generator as a zoo.pretrained.Generator, sampled, gridded and interpolated
+  as a package is (at the dataset's own size); a ValueError for models that do not sample from noise."""
+  config = runs.load_config(logdir)
+  check_samples_from_noise(models.get_model(config.model))
+  generator, config = runs.restore_generator(logdir, use_ema, log=log)
+  return pretrained.Generator(config.logdir, interface(config), generator, logdir, dataclasses.asdict(config))
 
 
 def available_memory() -> int | None:
