@@ -5,10 +5,11 @@
 For each model, the shared trainer at the model's defaults (its precision is --precision=auto's choice on
 this host, its split a slice of MNIST) runs with --fast_kernels=off, with each fast path alone (one
 layer class given its fast kernel, or the fused Adam), and with --fast_kernels=auto (everything). Cases
-are interleaved round by round, so a machine shared with other jobs slows them alike; a speed-up is the
-median of the per-round ratios to "off". The first line names the host: its CPU, TensorFlow's CPU
-kernel library and the load average. A path that gains less than 1.2x on every host measured is deleted
-from zoo/accel (docs/performance.md keeps the table).
+are interleaved round by round, so a machine shared with other jobs slows them alike; a speed-up is
+the median of the per-round ratios to "off", in images per wall-clock second and per CPU-second of
+this process (the latter varies less on a loaded machine). The first line names the host: its CPU,
+TensorFlow's CPU kernel library and the load average. A path that gains less than 1.2x on every host
+measured is deleted from zoo/accel (docs/performance.md keeps the table).
 """
 import os
 import statistics
@@ -70,20 +71,27 @@ def table(model):
     runners[case], config = _runner(model, case, fast_kernels, classes, fused_adam)
   for run in runners.values():  # compile, and fill the input pipeline's cache, outside the timing
     run(max(8, 2560 // config.batch_size + 1))
-  rates = {case: [] for case in runners}
+  wall = {case: [] for case in runners}
+  cpu = {case: [] for case in runners}
   for round_index in range(FLAGS.kernel_rounds):
     order = list(runners) if round_index % 2 == 0 else list(reversed(runners))
     for case in order:
-      rates[case].append(throughput.measure(runners[case], FLAGS.kernel_steps, config.batch_size)[0])
-    print(f"{model} round {round_index + 1}: " + ", ".join(f"{c} {r[-1]:.0f}" for c, r in rates.items()),
+      wall_rate, cpu_rate = throughput.measure(runners[case], FLAGS.kernel_steps, config.batch_size)
+      wall[case].append(wall_rate)
+      cpu[case].append(cpu_rate)
+    print(f"{model} round {round_index + 1}: " + ", ".join(f"{c} {r[-1]:.0f}" for c, r in wall.items()),
           flush=True)
   print(f"\n{model} at its defaults ({config.precision}, batch {config.batch_size}, "
         f"{config.steps_per_call} steps/call): medians over {FLAGS.kernel_rounds} interleaved rounds of "
         f"{FLAGS.kernel_steps} steps, load average now {os.getloadavg()[0]:.1f}\n\n"
-        "| case | images/s | vs off |\n| --- | --- | --- |")
-  for case, values in rates.items():
-    ratio = statistics.median(v / off for v, off in zip(values, rates["off"]))
-    print(f"| {case} | {statistics.median(values):.0f} | {ratio:.2f}x |", flush=True)
+        "| case | images/s | vs off | images per CPU-s | vs off |\n| --- | --- | --- | --- | --- |")
+  for case in runners:
+    print(f"| {case} | {statistics.median(wall[case]):.0f} | {_ratio(wall, case):.2f}x "
+          f"| {statistics.median(cpu[case]):.0f} | {_ratio(cpu, case):.2f}x |", flush=True)
+
+
+def _ratio(rates, case):
+  return statistics.median(value / off for value, off in zip(rates[case], rates["off"]))
 
 
 def main(argv):

@@ -239,7 +239,7 @@ def initial_generator(logdir):
     gan.checkpoint.restore(boundary).expect_partial()
     if gan.step.numpy() != 0:
       raise ValueError(f"{boundary} is not the end of the pretraining (GAN step {gan.step.numpy()}).")
-  gan.start_gan_phase()
+  gan.start(gan.phases()[-1])
   return gan.generator, config
 
 

@@ -14,7 +14,8 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import REPO
-from tests.helpers import assert_one_and_two_replicas_agree, checkpoint_values, model_variants, smoke_config
+from tests.helpers import (assert_one_and_two_replicas_agree, assert_same_training_state, checkpoint_values,
+                           model_variants, smoke_config)
 from zoo import data
 from zoo import models
 from zoo import pixels
@@ -76,22 +77,11 @@ def test_resume_is_bit_exact(model, variant, tmp_path):
 
 
 def assert_resume_is_bit_exact(make_config, tmp_path):
-  """4 steps in one go and 2 steps then a resume to 4 end at the same checkpoint, bit for bit.
-
-  TensorFlow's CPU kernels now and then round a run differently from the next on the same inputs: one
-  CI run failed here, and 1 of 14 fresh processes training image_gan's penalty recipe for 4 steps ended
-  at a checkpoint that rounding had moved away from the other 13, identical ones. A broken resume
-  differs on every attempt, so a second attempt tells the two apart. Returns the uninterrupted run's
-  values.
-  """
-  for attempt in range(2):
-    resumed, expected = _whole_and_split(make_config, tmp_path / f"attempt{attempt}")
-    assert resumed.keys() == expected.keys()
-    differing = [name for name in expected if not np.array_equal(resumed[name], expected[name])]
-    if not differing:
-      return expected
-  pytest.fail(f"the resumed run differs from the uninterrupted one on both attempts, in {len(differing)} "
-              f"of {len(expected)} checkpoint values: {differing[:5]}")
+  """4 steps in one go and 2 steps then a resume to 4 end at the same checkpoint (integers exactly, floats
+  to rounding: `assert_same_training_state`). Returns the uninterrupted run's values."""
+  resumed, expected = _whole_and_split(make_config, tmp_path)
+  assert_same_training_state(resumed, expected, "resumed vs uninterrupted")
+  return expected
 
 
 def _whole_and_split(make_config, root):

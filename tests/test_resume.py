@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import QUICK_FLAGS, checkpoint_values, popen_module, run_module
+from tests.helpers import QUICK_FLAGS, assert_same_training_state, checkpoint_values, popen_module, run_module
 from tests.test_trainer import tiny_config
 from zoo import training
 
@@ -21,8 +21,7 @@ def test_n_steps_then_n_more_equals_2n_uninterrupted(tmp_path, data_dir):
                   **quiet)
   resumed, whole = checkpoint_values(split.logdir), checkpoint_values(str(tmp_path / "whole"))
   assert resumed.keys() == whole.keys() and len(whole) > 20
-  for name in whole:
-    np.testing.assert_array_equal(resumed[name], whole[name], err_msg=name)
+  assert_same_training_state(resumed, whole)
   assert int(whole["step/.ATTRIBUTES/VARIABLE_VALUE"]) == 12
 
 
@@ -76,3 +75,18 @@ def test_a_signal_after_the_checkpoint_hook_still_saves_the_step_it_stops_at(tmp
   latest = tf.train.latest_checkpoint(os.path.join(config.logdir, "checkpoints"))
   assert latest is not None and latest.endswith("-2"), latest
   assert f"saved step 2 to {latest}" in str(stop.value)
+
+
+def test_the_training_state_comparison_fails_on_a_broken_resume():
+  rng = np.random.default_rng(0)
+  expected = {"generator/kernel": rng.normal(size=(64, 32)).astype(np.float32),
+              "g_optimizer/velocity": rng.uniform(1e-8, 1e-6, size=(64, 32)).astype(np.float32),
+              "step": np.int64(12)}
+  rounded = {**expected, "g_optimizer/velocity": np.nextafter(expected["g_optimizer/velocity"], 1.0)}
+  assert_same_training_state(rounded, expected)  # every element of a slot off in its last bit
+  broken = [{**expected, "g_optimizer/velocity": expected["g_optimizer/velocity"] / 2},  # slot not restored
+            {**expected, "generator/kernel": expected["generator/kernel"] + 2e-4},  # another step's update
+            {**expected, "step": np.int64(13)}]
+  for state in broken:
+    with pytest.raises(AssertionError):
+      assert_same_training_state(state, expected)

@@ -12,7 +12,7 @@ from zoo import pixels
 
 def tiny_config(tmp_path, data_dir, **overrides):
   values = dict(data_dir=data_dir, train_split="train[:512]", batch_size=32, steps=20, log_every=10,
-                image_every=10, checkpoint_every=10, steps_per_call=1, num_grid_images=4)
+                image_every=10, checkpoint_every=10, steps_per_call=1, num_grid_images=4, precision="float32")
   values.update(overrides)
   return config_lib.resolve("dense_gan", str(tmp_path), values)
 

@@ -22,10 +22,11 @@ to stdout and exit 0 (absl exits 1), a bad flag is one `error: ...` line, Ctrl-C
 """
 import os
 import re
-import signal
 import sys
 
 from absl import app, flags, logging
+
+from zoo import signals
 
 DEFAULT_TF_CPP_MIN_LOG_LEVEL = "2"
 
@@ -169,14 +170,4 @@ def is_command(module_name: str) -> bool:
   return script == "zoo-" + module_name.rsplit(".", 1)[-1].replace("_", "-")
 
 
-def exit_on_signals(when: str):
-  """From now until something else takes them over, SIGINT and SIGTERM end the process at once with one
-  line on stderr ("<SIGNAL> received <when>") and status 128 + the signal's number (130, 143), as a shell
-  reports a command the signal stopped: no KeyboardInterrupt traceback, no silent death."""
-  def handle(signum, frame):
-    del frame
-    sys.stdout.flush()
-    print(f"{signal.Signals(signum).name} received {when}", file=sys.stderr, flush=True)
-    raise SystemExit(128 + signum)
-  for sig in (signal.SIGINT, signal.SIGTERM):
-    signal.signal(sig, handle)
+exit_on_signals = signals.exit_on_signals  # the CLIs' start-up and exit handler (zoo/signals.py)

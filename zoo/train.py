@@ -88,9 +88,8 @@ def main(argv):
     if FLAGS.deterministic:
       tf.config.experimental.enable_op_determinism()
     strategy = distribute.make_strategy(config.strategy, config.tpu)
-    print(f"Training {config.model} on {config.dataset} with --strategy={config.strategy} "
-          f"({strategy.num_replicas_in_sync} replica(s)) into {config.logdir}", flush=True)
-    training.fit(config, strategy, download=FLAGS.download, evaluator=_evaluator(config))
+    training.fit(config, strategy, download=FLAGS.download, evaluator=_evaluator(config),
+                 log=lambda line: print(line, flush=True))
   except (ValueError, OSError, data.DataUnavailableError, training.NonFiniteLossError) as e:
     cli.fail(e)  # OSError: e.g. a --logdir inside a file, or one that cannot be written
   except training.TrainingInterrupted as e:

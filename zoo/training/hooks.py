@@ -12,6 +12,7 @@ from typing import Callable
 import tensorflow as tf
 
 from zoo import images
+from zoo.training import phases
 
 _LABELS = {"d_real": "D(x)", "d_fake": "D(G(z))"}
 
@@ -19,7 +20,7 @@ _LABELS = {"d_real": "D(x)", "d_fake": "D(G(z))"}
 @dataclasses.dataclass
 class Moment:
   """Where the loop is when it returns to Python."""
-  phase: "object"         # zoo.training.loop.Phase
+  phase: "object"         # zoo.training.phases.Phase
   step: int               # the phase's own step
   global_step: int        # steps over all phases: checkpoint numbers and TensorBoard steps
   done: bool              # the phase has reached its last step
@@ -36,7 +37,7 @@ class Hook:
     return moment.done or bool(self.every and moment.step % self.every == 0)
 
   def record(self, metrics, num_steps, seconds):
-    """Called after every compiled call with its mean metrics."""
+    """Called after every compiled call with its metrics: {name: mean over the call's steps}."""
 
   def run(self, moment):
     """Does the hook's job; may add entries to `moment.values`."""
@@ -45,31 +46,37 @@ class Hook:
 class Progress(Hook):
   """Running means between log points, images/s and the ETA: TensorBoard scalars and the terminal line."""
 
-  def __init__(self, config, phase, start_step, log):
+  def __init__(self, config, trainer, phase, start_step, log):
     self.every = config.log_every
     self.batch_size = config.batch_size
+    self.trainer = trainer
     self.phase = phase
     self.start_step = start_step
     self.log = log
     self.start_time = time.time()
+    self.traced = False
     self._reset()
 
   def _reset(self):
-    self.sums = dict.fromkeys(self.phase.metric_names, 0.0)
+    self.sums = {}
     self.steps = 0
+    self.timed_steps = 0
     self.busy_seconds = 0.0
 
   def record(self, metrics, num_steps, seconds):
-    for name in self.phase.metric_names:
-      self.sums[name] += metrics[name] * num_steps
+    for name, value in metrics.items():
+      self.sums[name] = self.sums.get(name, 0.0) + value * num_steps
     self.steps += num_steps
-    self.busy_seconds += seconds
+    if self.traced:  # the first call of a phase also traces and compiles the step: not its speed
+      self.timed_steps += num_steps
+      self.busy_seconds += seconds
+    self.traced = True
 
   def run(self, moment):
     means = {name: total / max(self.steps, 1) for name, total in self.sums.items()}
-    means["images_per_second"] = self.steps * self.batch_size / max(self.busy_seconds, 1e-9)
-    if self.phase.on_log:
-      means.update(self.phase.on_log())
+    if self.timed_steps:
+      means["images_per_second"] = self.timed_steps * self.batch_size / max(self.busy_seconds, 1e-9)
+    means.update(self.trainer.extra_scalars(self.phase))
     for name, value in means.items():
       tf.summary.scalar(f"{self.phase.name}/{name}", value, step=moment.global_step)
     self.log(self._line(moment.step, means))
@@ -79,28 +86,29 @@ class Progress(Hook):
   def _line(self, step, means):
     elapsed = time.time() - self.start_time
     eta = elapsed / max(step - self.start_step, 1) * (self.phase.total_steps - step)
-    values = " ".join(f"{_LABELS.get(name, name)} {means[name]:.4f}" for name in self.phase.metric_names)
+    values = " ".join(f"{_LABELS.get(name, name)} {means[name]:.4f}" for name in self.sums)
     extra = "".join(f" | {name} {value:.4f}" for name, value in means.items()
-                    if name not in self.phase.metric_names and name != "images_per_second")
-    prefix = "" if self.phase.name == "train" else f"{self.phase.name} "
-    return (f"{prefix}step {step}/{self.phase.total_steps} | {values}"
-            f" | {means['images_per_second']:.0f} img/s | ETA {duration(eta)}{extra}")
+                    if name not in self.sums and name != "images_per_second")
+    speed = f"{means['images_per_second']:.0f} img/s" if "images_per_second" in means else "tracing"
+    prefix = "" if self.phase.name == phases.GAN else f"{self.phase.name} "
+    return f"{prefix}step {step}/{self.phase.total_steps} | {values} | {speed} | ETA {duration(eta)}{extra}"
 
 
 class Grid(Hook):
   """The phase's grid image to TensorBoard and, on the chief, to samples/<prefix>step_N.png."""
 
-  def __init__(self, config, phase, samples_dir, chief):
+  def __init__(self, config, trainer, phase, samples_dir, chief):
     self.every = config.image_every
+    self.trainer = trainer
     self.phase = phase
     self.samples_dir = samples_dir
     self.chief = chief
 
   def run(self, moment):
-    grid = self.phase.grid()
+    grid = self.trainer.grid(self.phase)
     tf.summary.image(self.phase.grid_tag, grid[None], step=moment.global_step)
     if self.chief:
-      prefix = "" if self.phase.name == "train" else f"{self.phase.name}_"
+      prefix = "" if self.phase.name == phases.GAN else f"{self.phase.name}_"
       images.write_png(os.path.join(self.samples_dir, f"{prefix}step_{moment.step:08d}.png"), grid)
 
 

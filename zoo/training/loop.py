@@ -4,9 +4,8 @@
 pretraining phase runs it first, then the adversarial phase; both share one checkpoint, and checkpoint
 numbers and TensorBoard steps count steps over both.
 """
+import contextlib
 import os
-import signal
-import threading
 import time
 
 import tensorflow as tf
@@ -15,8 +14,11 @@ from zoo import checkpoints
 from zoo import config as config_lib
 from zoo import distribute
 from zoo import models
+from zoo import runlock
 from zoo import runs
+from zoo import signals as signals_lib
 from zoo.training import hooks as hooks_lib
+from zoo.training import phases as phases_lib
 from zoo.training import trainer as trainer_lib
 
 
@@ -26,29 +28,6 @@ class NonFiniteLossError(RuntimeError):
 
 class TrainingInterrupted(Exception):
   """Raised after SIGINT/SIGTERM once a checkpoint of the current step is written."""
-
-
-class _SignalCatcher:
-  """Turns SIGINT/SIGTERM into a flag the loop checks between calls, so it can save first."""
-
-  def __init__(self):
-    self.received = None
-    self._previous = {}
-
-  def __enter__(self):
-    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
-      for sig in (signal.SIGINT, signal.SIGTERM):
-        self._previous[sig] = signal.signal(sig, self._handle)
-    return self
-
-  def _handle(self, signum, frame):
-    if self.received is not None:  # a second signal: the user really wants out now
-      raise KeyboardInterrupt
-    self.received = signal.Signals(signum).name
-
-  def __exit__(self, *exc):
-    for sig, handler in self._previous.items():
-      signal.signal(sig, handler)
 
 
 def _checkpoint_dir(config, strategy):
@@ -64,11 +43,6 @@ def _checkpoint_dir(config, strategy):
   return os.path.join(directory, f".worker_{task_id}")
 
 
-def _check_logdir(config):
-  if os.path.exists(config.logdir) and not os.path.isdir(config.logdir):
-    raise ValueError(f"--logdir={config.logdir!r} is a file; give a folder for the run (new or existing).")
-
-
 def _check_resumable(config, log):
   """Refuses settings that would change what an existing checkpoint means; returns its path or None."""
   latest = (runs.latest_checkpoint(config.logdir, log, doing="resuming from")
@@ -82,16 +56,24 @@ def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=pri
   """Trains (or resumes) the run in `config.logdir` to `config.steps`; returns the last logged values.
 
   `evaluator(generator, step) -> {name: value}` is called every `config.eval_every` GAN steps and its
-  values go to TensorBoard under `eval/`. Nothing is written to the run folder before the model's
-  options and the data have been checked.
+  values go to TensorBoard under `eval/`. The run's settings are checked first (one-line ValueErrors),
+  then the chief takes the run folder's lock (zoo/runlock.py); nothing is written to the run folder
+  before the data has been opened.
   """
   strategy = strategy or tf.distribute.get_strategy()
   spec = spec or models.get_model(config.model)
   chief = distribute.is_chief(strategy)
-  _check_logdir(config)
-  latest = _check_resumable(config, log)
-  trainer = trainer_lib.GANTrainer(config, strategy, spec)
-  manager = tf.train.CheckpointManager(trainer.checkpoint, _checkpoint_dir(config, strategy),
+  image_shape = trainer_lib.check(config, spec)
+  with runlock.hold(config.logdir, log) if chief else contextlib.nullcontext():
+    latest = _check_resumable(config, log)
+    log(f"Training {config.model} on {config.dataset} with --strategy={config.strategy} "
+        f"({strategy.num_replicas_in_sync} replica(s)) into {config.logdir}")
+    trainer = trainer_lib.GANTrainer(config, strategy, spec, image_shape=image_shape)
+    return _train(config, trainer, latest, chief, download, evaluator, log)
+
+
+def _train(config, trainer, latest, chief, download, evaluator, log):
+  manager = tf.train.CheckpointManager(trainer.checkpoint, _checkpoint_dir(config, trainer.strategy),
                                        max_to_keep=config.keep_checkpoints)
   if chief:  # what a save killed midway left behind (no save runs yet)
     checkpoints.remove_interrupted_saves(runs.checkpoint_dir(config.logdir))
@@ -101,7 +83,7 @@ def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=pri
     log(f"Resumed from {latest} at step {int(trainer.step.numpy())}"
         + (f" (pretraining step {int(trainer.state.pretrain_step.numpy())})" if trainer.pretrained else "")
         + ".")
-  phases = [p for p in trainer.phases() if int(p.counter.numpy()) < p.total_steps]
+  phases = [p for p in trainer.phases() if int(trainer.counter(p).numpy()) < p.total_steps]
   if not phases:
     log(f"{config.logdir} has already reached step {int(trainer.step.numpy())} of {config.steps}; "
         "nothing to do.")
@@ -109,14 +91,14 @@ def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=pri
   began, first_step = time.time(), trainer.state.global_step
   last = {}
   writer = None
-  with _SignalCatcher() as signals:
+  with signals_lib.SaveThenStop() as signals:
     for phase in phases:
-      start = int(phase.counter.numpy())
+      start = int(trainer.counter(phase).numpy())
       iterator = trainer.distributed_batches(start, download, phase.batches_per_step)
       if writer is None:  # the data is readable: now the run folder may be written
         writer = _open_run_folder(config, chief)
-      if start == 0 and phase.on_start:
-        phase.on_start()
+      if start == 0:
+        trainer.start(phase)
       phase_hooks = _hooks(config, trainer, phase, start, manager, chief, evaluator, log)
       with writer.as_default():
         last = _run_phase(trainer, phase, iterator, start, phase_hooks, signals, manager)
@@ -135,7 +117,8 @@ def _open_run_folder(config, chief):
 
 def _hooks(config, trainer, phase, start, manager, chief, evaluator, log):
   samples_dir = os.path.join(config.logdir, runs.SAMPLES)
-  hooks = [hooks_lib.Progress(config, phase, start, log), hooks_lib.Grid(config, phase, samples_dir, chief)]
+  hooks = [hooks_lib.Progress(config, trainer, phase, start, log),
+           hooks_lib.Grid(config, trainer, phase, samples_dir, chief)]
   if phase.evaluate and evaluator and config.eval_every:
     hooks.append(hooks_lib.Evaluation(config.eval_every,
                                       lambda step: evaluator(trainer.state.sampling_generator, step)))
@@ -151,13 +134,13 @@ def _next_stop(step, phase, phase_hooks):
 def _run_phase(trainer, phase, iterator, start, phase_hooks, signals, manager):
   """Runs one phase from its saved step to its end; returns the values of its last moment."""
   config = trainer.config
-  label = "step" if phase.name == "train" else f"{phase.name} step"
+  label = "step" if phase.name == phases_lib.GAN else f"{phase.name} step"
   values = {}
   step = start
   while step < phase.total_steps:
     num_steps = min(config.steps_per_call, _next_stop(step, phase, phase_hooks) - step)
     began = time.time()
-    metrics, bad_step = phase.run(iterator, num_steps)
+    metrics, bad_step = trainer.run(phase, iterator, num_steps)
     seconds = time.time() - began
     for hook in phase_hooks:
       hook.record(metrics, num_steps, seconds)
@@ -176,7 +159,7 @@ def _run_phase(trainer, phase, iterator, start, phase_hooks, signals, manager):
     if moment.values:
       values = moment.values
     tf.summary.flush()
-    if signals.received and not (moment.done and phase.name == "train"):
+    if signals.received and not (moment.done and phase.name == phases_lib.GAN):
       _save_unless_saved(manager, trainer.state.global_step)
       raise TrainingInterrupted(f"{signals.received} received: saved {label} {step} to "
                                 f"{manager.latest_checkpoint}; run the same command to resume.")

@@ -1,49 +1,51 @@
-"""A phase of a run (pretraining, GAN training) and the compiled loop that runs its steps.
+"""A phase of a run (a model's pretraining, then GAN training) and the compiled loop that runs its steps.
 
-A phase is run by `zoo.training.loop.fit` in calls of several steps; between calls the loop's hooks
-log, draw grids, evaluate and save.
+A phase is a plain value: what `fit` runs (its name, length, batches per step, metrics, grid); the
+trainer knows how to run each (`GANTrainer.run`). Between calls of several steps the loop's hooks log,
+draw grids, evaluate and save.
 """
 import dataclasses
-from typing import Callable, Optional
 
 import tensorflow as tf
 
+GAN = "train"  # the GAN phase's name: its TensorBoard scalars are train/...
 
-def compile_loop(strategy, replica_fn, counter, num_metrics, batches_per_step, after_step=()):
-  """A tf.function running `num_steps` steps of `replica_fn`; returns mean metrics and the first bad step.
 
+@dataclasses.dataclass(frozen=True)
+class Phase:
+  name: str                 # GAN, or the pretraining's name; the TensorBoard prefix of its scalars
+  total_steps: int
+  batches_per_step: int     # global batches one step takes (D steps per G step)
+  metric_names: tuple       # what each call reports, in the progress line's order
+  grid_tag: str             # TensorBoard tag of its grid image
+  evaluate: bool = False    # whether --eval_every scores this phase
+
+
+def compile_loop(strategy, replica_fn, counter, metric_names, batches_per_step, after_step=()):
+  """A tf.function running `num_steps` steps of `replica_fn`: returns ({metric: mean over the steps},
+  the first step with a non-finite metric or -1).
+
+  `replica_fn(batches, step)` returns {metric: scalar} on each replica; the loop sums each over the
+  replicas (the step's terms are already divided by the global batch) and averages it over the steps.
   `strategy.run` inside one tf.function looping over steps is what works under MirroredStrategy with
   several steps per call (Keras' fit with steps_per_execution > 1 fails there when slots are lazy).
   Each of `after_step(step)` runs after every step in cross-replica context (e.g. G's moving average).
   """
   def run(iterator, num_steps):
-    totals = tf.zeros([num_metrics], tf.float32)
+    totals = {name: tf.constant(0.0) for name in metric_names}
     first_bad_step = tf.constant(-1, tf.int64)
     for _ in tf.range(num_steps):
       batches = tuple(next(iterator) for _ in range(batches_per_step))
       per_replica = strategy.run(replica_fn, args=(batches, counter.read_value()))
-      metrics = tf.stack([strategy.reduce(tf.distribute.ReduceOp.SUM, m, axis=None) for m in per_replica])
-      finite = tf.reduce_all(tf.math.is_finite(metrics))
+      if set(per_replica) != set(metric_names):
+        raise ValueError(f"the step returned metrics {sorted(per_replica)}, expected {sorted(metric_names)}")
+      metrics = {name: strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[name], axis=None)
+                 for name in metric_names}
+      finite = tf.reduce_all([tf.math.is_finite(value) for value in metrics.values()])
       first_bad_step = tf.where((first_bad_step < 0) & ~finite, counter.read_value(), first_bad_step)
-      totals += metrics
+      totals = {name: totals[name] + metrics[name] for name in metric_names}
       for update in after_step:
         update(counter.read_value())
       counter.assign_add(1)
-    return totals / tf.cast(num_steps, tf.float32), first_bad_step
+    return {name: total / tf.cast(num_steps, tf.float32) for name, total in totals.items()}, first_bad_step
   return tf.function(run)
-
-
-@dataclasses.dataclass
-class Phase:
-  """One stage of a run, as `fit` drives it."""
-  name: str                 # TensorBoard prefix of its scalars
-  counter: tf.Variable      # its step, saved in the checkpoint
-  total_steps: int
-  metric_names: tuple
-  run: Callable             # (iterator, num_steps) -> (metrics, first bad step)
-  batches_per_step: int
-  grid: Callable            # () -> uint8 image
-  grid_tag: str
-  on_log: Optional[Callable] = None    # () -> {name: value} of extra scalars, e.g. a validation loss
-  evaluate: bool = False               # whether --eval_every scores this phase
-  on_start: Optional[Callable] = None  # run once, when the phase starts from its step 0

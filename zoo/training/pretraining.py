@@ -23,8 +23,6 @@ def phase_length(config, pretraining) -> int:
 class PretrainStep:
   """The replica function of one supervised update of the pretraining model."""
 
-  metric_names = METRICS
-
   def __init__(self, config, spec, state, strategy):
     self.config = config
     self.pretraining = spec.pretraining
@@ -45,7 +43,7 @@ class PretrainStep:
       scaled = optimizer.scale_loss(loss)
     grads = tape.gradient(scaled, model.trainable_variables)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
-    return [loss]
+    return {"loss": loss}
 
   def validation_loss(self) -> float:
     """Mean pretraining loss over the held-out images named by the model's Pretraining."""
