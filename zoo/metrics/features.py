@@ -98,9 +98,10 @@ class ClassifierFeatures:
     self._model = keras.Model(model.input, [model.get_layer(classifier_lib.FEATURE_LAYER).output,
                                             model.output])
     self._forward = tf.function(lambda x: self._model(x, training=False), reduce_retracing=True)
-    self.image_shape = classifier_lib.IMAGE_SHAPE
+    spec = classifier_lib.spec(dataset)
+    self.image_shape = spec.image_shape
     self.input_side, self.channels = self.image_shape[0], self.image_shape[2]
-    self.num_classes = classifier_lib.NUM_CLASSES
+    self.num_classes = spec.num_classes
     self.fingerprint = classifier_lib.read_sidecar(dataset)["weights_sha256"][:16]
 
   def __call__(self, images, resize="area"):
@@ -161,7 +162,7 @@ def reference_key(extractor, dataset, split, data_dir=None, image_size=0, resize
     parts.append(f"{resize}{image_size}")
   if data.is_folder(dataset):
     from zoo.data import folder
-    layout = folder.scan(data_dir)
+    layout = folder.scan(data.folder_root(dataset, data_dir))
     digest = folder.cache_key(layout, image_size, data.DATASETS[dataset].channels, resize)
     parts.append(hashlib.sha256(f"{layout.root}:{digest}".encode("utf-8")).hexdigest()[:16])
   return "_".join(parts + [extractor.fingerprint])
