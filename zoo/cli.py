@@ -11,6 +11,9 @@ when its library loads, by this rule:
     everything ("0"), -1 (WARNING) hides INFO ("1"), -2 (ERROR) hides warnings too ("2"), -3 hides errors;
   - else "2": the C++ core's INFO and WARNING lines are hidden, its errors still shown.
 
+Some start-up lines ignore that level (absl prints them before its logging is set up, e.g. oneDNN's
+banner on CPUs with AVX512-BF16), so unless the level is "0" the first import of TensorFlow runs with
+those known lines filtered out of stderr; any other line it prints is kept.
 `--verbosity` in a --flagfile is not seen here (it is read before the flags are parsed). The rule only
 takes effect when this module is imported before TensorFlow is, which every CLI in zoo/ must do.
 TF_ENABLE_ONEDNN_OPTS is not touched: it changes the arithmetic, not only what is printed.
@@ -20,9 +23,12 @@ absl's app.run, except that --help/-h/--helpshort/--helpfull print the module's 
 to stdout and exit 0 (absl exits 1), a bad flag is one `error: ...` line, Ctrl-C is one line with status
 130, and a closed pipe (`... --help | head`) ends quietly. `fail(error)` exits with an error's one line.
 """
+import importlib.abc
+import importlib.util
 import os
 import re
 import sys
+import tempfile
 
 from absl import app, flags, logging
 
@@ -71,6 +77,53 @@ def quiet_tensorflow_cpp_logs(argv=None, environ=None):
 
 
 quiet_tensorflow_cpp_logs()
+
+# What TensorFlow's C++ core prints while it loads, whatever TF_CPP_MIN_LOG_LEVEL says: absl logs these
+# before its logging is initialised (TF 2.21 on a oneDNN CPU prints the oneDNN line twice).
+_START_UP_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|oneDNN custom operations are on"
+    r"|This TensorFlow binary is optimized to use available CPU instructions"
+    r"|To enable the following instructions: .*rebuild TensorFlow"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory"
+    r"|computation placer already registered"
+    r"|TF-TRT Warning: Could not find TensorRT")
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+  """Finds `tensorflow` once, the first time it is imported, and loads it with its start-up lines
+  filtered out of stderr (file descriptor 2, where C++ writes them); every other line is kept."""
+
+  def find_spec(self, name, path, target=None):
+    if name != "tensorflow":
+      return None
+    sys.meta_path.remove(self)
+    spec = importlib.util.find_spec(name)
+    if spec is not None and spec.loader is not None:
+      load = spec.loader.exec_module
+      spec.loader.exec_module = lambda module: _without_start_up_noise(load, module)
+    return spec
+
+
+def _without_start_up_noise(load, module):
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as captured:
+    os.dup2(captured.fileno(), 2)
+    try:
+      load(module)
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+      captured.seek(0)
+      kept = [line for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+              if not _START_UP_NOISE.search(line)]
+      sys.stderr.write("".join(kept))
+      sys.stderr.flush()
+
+
+if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0" and "tensorflow" not in sys.modules:
+  sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 
 def quiet_library_logs():
