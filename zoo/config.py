@@ -15,6 +15,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from zoo import hardware
 from zoo import models
+from zoo.recipe import ada
 from zoo.recipe import augment
 from zoo.recipe import losses
 
@@ -22,6 +23,7 @@ CONFIG_FILE = "config.json"
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 DEFAULT_RECIPE = "default"
+ADA = "ada"  # --augment=ada: adaptive discriminator augmentation instead of a DiffAugment policy
 
 
 def _field(default, help_text, **metadata):
@@ -61,7 +63,14 @@ class TrainConfig:
   spectral_norm: bool = _field(False, "Spectral normalisation of every Dense/Conv2D layer of D.")
   ema_decay: float = _field(0.0, "Decay of the moving average of G's weights (0: no EMA generator).")
   use_ema: bool = _field(True, "Grids and --eval_every show the EMA generator when there is one.")
-  augment: str = _field("", "DiffAugment policy for D's inputs, e.g. translation,cutout,color ('': off).")
+  augment: str = _field("", "Augmentation of every image D sees: 'ada' (adaptive, StyleGAN2-ADA, "
+                         "--ada_*), or a DiffAugment policy, e.g. translation,cutout,color ('': off).")
+  ada_target: float = _field(0.6, "--augment=ada: the r_t = E[sign(D(real))] above which p rises.")
+  ada_interval: int = _field(4, "--augment=ada: steps between updates of p.")
+  ada_kimg: float = _field(500.0, "--augment=ada: thousands of real images over which p can go from 0 to 1.")
+  ada_set: str = _field(ada.DEFAULT_SET, "--augment=ada: the augmentations, as groups (b: flips, 90-degree "
+                        "rotations, integer translation; g: geometric; c: colour) or names "
+                        "(zoo/recipe/ada.py).")
   shuffle_buffer: int = _field(10000, "Examples in the shuffle buffer of the input pipeline.")
   # ---- speed: the defaults suit any host; models tune them in ModelSpec.tuning ----
   strategy: str = _field("default", "tf.distribute strategy.", choices=STRATEGIES)
@@ -104,7 +113,9 @@ TUNING_FIELDS = {"strategy", "tpu", "steps_per_call", "jit_compile", "precision"
 # A resumed run must not silently change what the checkpoint means (or holds: spectral norm's vectors
 # and the EMA generator are variables of their own).
 _FIXED_ON_RESUME = ("model", "recipe", "options", "dataset", "data_dir", "train_split", "latent_dim",
-                    "image_size", "image_resize", "batch_size", "seed", "spectral_norm", "ema_decay")
+                    "image_size", "image_resize", "batch_size", "seed", "spectral_norm", "ema_decay",
+                    # ADA's controller is a variable of its own, and p means what these settings made it.
+                    "augment", "ada_target", "ada_interval", "ada_kimg", "ada_set")
 
 
 def flag_fields():
@@ -235,7 +246,7 @@ def validate(config: TrainConfig) -> None:
   require(not (penalties and config.precision == "mixed_float16"),
           "R1/R2/gradient penalties need --precision=float32 or mixed_bfloat16: under mixed_float16 the "
           "input gradient they take is not loss-scaled.")
-  augment.parse_policy(config.augment)
+  _validate_augment(config)
   losses.get(config.loss)
   require(config.precision in PRECISIONS,
           f"--precision={config.precision!r} is not one of {', '.join(PRECISIONS)}.")
@@ -245,6 +256,27 @@ def validate(config: TrainConfig) -> None:
   require(config.strategy != "tpu" or config.tpu or any(os.environ.get(name) for name in tpu_environment),
           "--strategy=tpu needs --tpu: the Cloud TPU's name, its grpc://host:port address, or --tpu=local "
           "on a TPU VM (or TPU_NAME set in the environment); see docs/distributed.md.")
+
+
+def _validate_augment(config: TrainConfig) -> None:
+  if config.augment != ADA:
+    try:
+      augment.parse_policy(config.augment)
+    except ValueError as e:
+      raise ValueError(f"--augment: {e} Or --augment={ADA} for adaptive augmentation.") from None
+    return
+  if not 0 <= config.ada_target <= 1:
+    raise ValueError(f"--ada_target must be in [0, 1] (the paper's 0.6), got {config.ada_target}.")
+  if config.ada_interval < 1:
+    raise ValueError(f"--ada_interval must be a positive number of steps, got {config.ada_interval}.")
+  if not 0 < config.ada_kimg < float("inf"):
+    raise ValueError(f"--ada_kimg must be positive (the paper's 500), got {config.ada_kimg}.")
+  try:
+    transforms = ada.parse_set(config.ada_set)
+  except ValueError as e:
+    raise ValueError(f"--ada_set: {e}") from None
+  if not transforms:
+    raise ValueError("--ada_set is empty: name the augmentations, e.g. --ada_set=bgc (the paper's).")
 
 
 def save(config: TrainConfig) -> None:

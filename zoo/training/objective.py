@@ -10,20 +10,27 @@
       + the model's extra terms (e.g. image_gan's L1), already weighted by the model
 
 Every image D sees goes through the same input path: the model's D input of the images, augmented by
-DiffAugment when --augment is set. Per-example terms are averaged over the global batch, so a loss does
-not depend on the number of replicas. Every random draw (noise, augmentation, interpolation weights)
-is one global batch drawn statelessly from (seed, step, substep), of which each replica takes its
-slice: an update is the same on any number of replicas and after a resume.
+DiffAugment when --augment names a policy, or by ADA (--augment=ada) with the controller's current p;
+D's signs on the reals of every update are then the step's `statistics` for the controller. Per-example
+terms are averaged over the global batch, so a loss does not depend on the number of replicas. Every
+random draw (noise, augmentation, interpolation weights) is one global batch drawn statelessly from
+(seed, step, substep), of which each replica takes its slice: an update is the same on any number of
+replicas and after a resume.
 """
 import tensorflow as tf
 
+from zoo import pixels
 from zoo import sampling
+from zoo.recipe import ada
 from zoo.recipe import augment
 from zoo.recipe import losses
 from zoo.recipe import regularizers
 
 # Streams of the per-(step, substep) seed, one per kind of random draw.
 _AUGMENT_REAL, _AUGMENT_FAKE, _INTERPOLATION = 1, 2, 3
+# What a step reports for ADA's controller besides its metrics, summed over replicas and D updates:
+# sum of sign(D(real)) and the number of reals it covers.
+ADA_STATISTICS = ("ada_sign_sum", "ada_reals")
 
 
 def step_seed(config, step, substep):
@@ -63,27 +70,44 @@ class Objective:
     self.spec = spec
     self.state = state
     self.loss = losses.get(config.loss)
-    self.policy = augment.parse_policy(config.augment)
+    self.ada = state.ada  # ADA's controller, or None
+    self.policy = () if self.ada is not None else augment.parse_policy(config.augment)
+    self.ada_transforms = ada.parse_set(config.ada_set) if self.ada is not None else ()
     self.penalties = tuple(name for name, weight in (("r1", config.r1_gamma), ("r2", config.r2_gamma),
                                                      ("gp", config.gp_weight)) if weight)
     self.adversarial_weight = spec.adversarial_weight(config) if spec.adversarial_weight else 1.0
     # What one step reports, in the progress line's order.
     self.metric_names = (("d_loss", "g_loss") + losses.metric_names(self.loss) + self.penalties
                          + tuple(spec.generator_terms))
+    # What a step returns beside its metrics, for the hooks after it (summed over replicas, not logged).
+    self.statistic_names = ADA_STATISTICS if self.ada is not None else ()
 
   # ---- D's view of a batch ---------------------------------------------------------------------
 
   def discriminator_input(self, batch, images, seed):
-    """What D scores: the model's D input of `images`, augmented with `seed` when DiffAugment is on.
+    """What D scores: the model's D input of `images`, augmented with `seed` when --augment is set.
 
     A dict input (a conditional D's {"images", "label"}) has only its images augmented.
     """
     inputs = self.spec.discriminator_input(batch, images)
-    if not self.policy:
+    if not self.policy and self.ada is None:
       return inputs
     if isinstance(inputs, dict):
-      return {**inputs, "images": augment.diff_augment(inputs["images"], self.policy, seed, *replica())}
-    return augment.diff_augment(inputs, self.policy, seed, *replica())
+      return {**inputs, "images": self._augment(inputs["images"], seed)}
+    return self._augment(inputs, seed)
+
+  def _augment(self, images, seed):
+    if self.ada is not None:
+      return ada.ada_augment(images, self.ada.p, seed, *replica(), transforms=self.ada_transforms,
+                             pixel_bounds=pixels.bounds(self.spec.pixel_range))
+    return augment.diff_augment(images, self.policy, seed, *replica())
+
+  def statistics(self, real_logits):
+    """{statistic: value on this replica} of one D update, for `statistic_names`' consumers."""
+    if self.ada is None:
+      return {}
+    return {"ada_sign_sum": ada.real_sign_sum(real_logits),
+            "ada_reals": tf.cast(tf.shape(real_logits)[0], tf.float32)}
 
   def _scorer(self, batch, seed):
     """images -> D's logits (training mode), through the same input path as the loss."""
@@ -128,7 +152,8 @@ class Objective:
   # ---- the two losses ------------------------------------------------------------------------
 
   def discriminator_loss(self, batch, step, substep, global_batch_size):
-    """(D's loss, what G's loss needs: D's logits and G's outputs, the logged D terms)."""
+    """(D's loss, what G's loss needs: D's logits and G's outputs, the logged D terms and the
+    update's `statistics`)."""
     local_batch = tf.shape(batch["real"])[0]
     z = noise(self.config, step, substep, local_batch, *replica())
     seed = step_seed(self.config, step, substep)
@@ -144,7 +169,8 @@ class Objective:
       d_loss += value
     logged = {name: reduce_over_global_batch(value, global_batch_size)
               for name, value in losses.logged_metrics(self.loss, real_logits, fake_logits).items()}
-    return d_loss, (real_logits, fake_logits, outputs), {**logged, **penalties}
+    terms = {**logged, **penalties, **self.statistics(real_logits)}
+    return d_loss, (real_logits, fake_logits, outputs), terms
 
   def generator_loss(self, batch, d_results, global_batch_size):
     """(G's loss, the logged G terms) from the same forward pass as D's loss."""

@@ -21,31 +21,38 @@ class Phase:
   evaluate: bool = False    # whether --eval_every scores this phase
 
 
-def compile_loop(strategy, replica_fn, counter, metric_names, batches_per_step, after_step=()):
+def compile_loop(strategy, replica_fn, counter, metric_names, batches_per_step, after_step=(),
+                 statistic_names=()):
   """A tf.function running `num_steps` steps of `replica_fn`: returns ({metric: mean over the steps},
   the first step with a non-finite metric or -1).
 
-  `replica_fn(batches, step)` returns {metric: scalar} on each replica; the loop sums each over the
-  replicas (the step's terms are already divided by the global batch) and averages it over the steps.
-  `strategy.run` inside one tf.function looping over steps is what works under MirroredStrategy with
-  several steps per call (Keras' fit with steps_per_execution > 1 fails there when slots are lazy).
-  Each of `after_step(step)` runs after every step in cross-replica context (e.g. G's moving average).
+  `replica_fn(batches, step)` returns {name: scalar} of `metric_names` and `statistic_names` on each
+  replica; the loop sums each over the replicas (the step's terms are already divided by the global
+  batch) and averages the metrics over the steps. `strategy.run` inside one tf.function looping over
+  steps is what works under MirroredStrategy with several steps per call (Keras' fit with
+  steps_per_execution > 1 fails there when slots are lazy). Each of `after_step(step, statistics)` runs
+  after every step in cross-replica context with that step's summed statistics (e.g. G's moving
+  average, ADA's controller).
   """
+  expected = set(metric_names) | set(statistic_names)
+
   def run(iterator, num_steps):
     totals = {name: tf.constant(0.0) for name in metric_names}
     first_bad_step = tf.constant(-1, tf.int64)
     for _ in tf.range(num_steps):
       batches = tuple(next(iterator) for _ in range(batches_per_step))
       per_replica = strategy.run(replica_fn, args=(batches, counter.read_value()))
-      if set(per_replica) != set(metric_names):
-        raise ValueError(f"the step returned metrics {sorted(per_replica)}, expected {sorted(metric_names)}")
-      metrics = {name: strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[name], axis=None)
-                 for name in metric_names}
+      if set(per_replica) != expected:
+        raise ValueError(f"the step returned {sorted(per_replica)}, expected {sorted(expected)}")
+      summed = {name: strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[name], axis=None)
+                for name in per_replica}
+      metrics = {name: summed[name] for name in metric_names}
       finite = tf.reduce_all([tf.math.is_finite(value) for value in metrics.values()])
       first_bad_step = tf.where((first_bad_step < 0) & ~finite, counter.read_value(), first_bad_step)
       totals = {name: totals[name] + metrics[name] for name in metric_names}
+      statistics = {name: summed[name] for name in statistic_names}
       for update in after_step:
-        update(counter.read_value())
+        update(counter.read_value(), statistics)
       counter.assign_add(1)
     return {name: total / tf.cast(num_steps, tf.float32) for name, total in totals.items()}, first_bad_step
   return tf.function(run)

@@ -1,4 +1,5 @@
-"""What a run's checkpoint holds: G, D, their optimisers, the step counters (and a pretraining model).
+"""What a run's checkpoint holds: G, D, their optimisers, the step counters (and a pretraining model,
+G's moving average, ADA's controller).
 
 Everything random in a step is a pure function of (seed, step) (noise, data order, augmentation) or of
 a seed state kept here (Dropout's), so these variables are all a run needs to resume bit-exactly.
@@ -7,8 +8,10 @@ import keras
 import tensorflow as tf
 
 from zoo import accel
+from zoo import config as config_lib
 from zoo import hardware
 from zoo import runs
+from zoo.recipe import ada as ada_lib
 from zoo.recipe import ema as ema_lib
 from zoo.recipe import spectral_norm
 
@@ -60,6 +63,10 @@ class TrainState:
         self.ema = ema_lib.ExponentialMovingAverage(
             self.generator, spec.build_generator(config, image_shape), config.ema_decay)
         self.ema.initialize()
+      # p and its statistics (--augment=ada): mirrored variables, written only in cross-replica context.
+      self.ada = None
+      if config.augment == config_lib.ADA:
+        self.ada = ada_lib.AdaController(config.ada_target, config.ada_interval, config.ada_kimg)
       for model in (self.generator, self.discriminator, self.pretrained, self.ema and self.ema.target):
         if model is not None:
           accel.accelerate(model, config.fast_kernels)
@@ -70,6 +77,8 @@ class TrainState:
                "g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer, "step": self.step}
     if self.ema is not None:
       objects[runs.GENERATOR_EMA] = self.ema.target
+    if self.ada is not None:
+      objects["ada"] = self.ada
     if self.pretrained is not None:
       objects.update({self.pretraining.name: self.pretrained, "p_optimizer": self.p_optimizer,
                       "pretrain_step": self.pretrain_step})

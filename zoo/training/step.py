@@ -4,8 +4,9 @@ The last D update and the G update share one forward pass (as the TensorFlow DCG
 with `d_steps=1` a step costs one G forward and one D forward over real and fake. What D and G minimise
 is zoo/training/objective.py; this module turns it into gradients and optimiser updates, and returns
 the step's metrics as one dict {name: scalar}, which reaches the hooks unchanged (summed over replicas,
-then averaged over the steps of a call). A model changes what goes into G and D through its hooks
-(zoo/models/registry.py); the step has no model-specific branches.
+then averaged over the steps of a call), beside the objective's statistics (ADA's signs of D on the
+reals, summed over the step's D updates) for the after-step hooks. A model changes what goes into G
+and D through its hooks (zoo/models/registry.py); the step has no model-specific branches.
 """
 import tensorflow as tf
 
@@ -57,11 +58,13 @@ class GANStep:
     self.replica_step = _xla_if(whole_step_xla, self._replica_step)
 
   def _discriminator_gradients(self, batch, step, substep, global_batch_size):
+    """(D gradients, the update's statistics) of a D update before the last."""
     discriminator = self.state.discriminator
     with tf.GradientTape() as tape:
-      d_loss = self.objective.discriminator_loss(batch, step, substep, global_batch_size)[0]
+      d_loss, _, d_terms = self.objective.discriminator_loss(batch, step, substep, global_batch_size)
       scaled = self.state.d_optimizer.scale_loss(d_loss)
-    return dense_gradients(tape.gradient(scaled, discriminator.trainable_variables))
+    statistics = {name: d_terms[name] for name in self.objective.statistic_names}
+    return dense_gradients(tape.gradient(scaled, discriminator.trainable_variables)), statistics
 
   def losses_and_gradients(self, batch, step, substep, global_batch_size):
     """(D gradients, G gradients, metrics) of the last D update and the G update, on this replica."""
@@ -77,14 +80,19 @@ class GANStep:
     return d_grads, g_grads, {"d_loss": d_loss, "g_loss": g_loss, **d_terms, **g_terms}
 
   def _replica_step(self, batches, step):
-    """One training step on this replica's share of `d_steps` global batches; returns its metrics."""
+    """One training step on this replica's share of `d_steps` global batches; returns its metrics and
+    statistics (each summed over the step's D updates)."""
     state = self.state
     batches = [as_batch(batch) for batch in batches]
     global_batch = tf.shape(batches[0]["real"])[0] * self.strategy.num_replicas_in_sync
+    earlier_statistics = []
     for substep, batch in enumerate(batches[:-1]):
-      d_grads = self._d_gradients(batch, step, substep, global_batch)
+      d_grads, statistics = self._d_gradients(batch, step, substep, global_batch)
       state.d_optimizer.apply_gradients(zip(d_grads, state.discriminator.trainable_variables))
+      earlier_statistics.append(statistics)
     d_grads, g_grads, metrics = self._gradients(batches[-1], step, len(batches) - 1, global_batch)
     state.d_optimizer.apply_gradients(zip(d_grads, state.discriminator.trainable_variables))
     state.g_optimizer.apply_gradients(zip(g_grads, state.generator.trainable_variables))
+    for statistics in earlier_statistics:
+      metrics = {**metrics, **{name: metrics[name] + value for name, value in statistics.items()}}
     return metrics

@@ -38,10 +38,9 @@ class GANTrainer:
     self.state = state_lib.TrainState(config, self.spec, self.strategy, self.image_shape)
     self.gan_step = step_lib.GANStep(config, self.spec, self.state, self.strategy)
     self.metric_names = self.gan_step.objective.metric_names
-    after_step = (self.state.ema.update,) if self.state.ema else ()
     self._loops = {phases_lib.GAN: phases_lib.compile_loop(
         self.strategy, self.gan_step.replica_step, self.state.step, self.metric_names, config.d_steps,
-        after_step)}
+        self._after_gan_step(), self.gan_step.objective.statistic_names)}
     self.pretrain_step = None
     if self.spec.pretraining is not None:
       self.pretrain_step = pretraining_lib.PretrainStep(config, self.spec, self.state, self.strategy)
@@ -49,6 +48,17 @@ class GANTrainer:
           self.strategy, self.pretrain_step.replica_step, self.state.pretrain_step,
           pretraining_lib.METRICS, 1)
     self.grids = grids_lib.Grids(config, self.spec, self.state)
+
+  def _after_gan_step(self):
+    """What runs after every GAN step in cross-replica context: G's moving average, ADA's controller."""
+    hooks = []
+    if self.state.ema is not None:
+      hooks.append(lambda step, statistics: self.state.ema.update(step))
+    if self.state.ada is not None:
+      ada = self.state.ada
+      hooks.append(lambda step, statistics: ada.update(statistics["ada_sign_sum"], statistics["ada_reals"],
+                                                       step))
+    return tuple(hooks)
 
   # The networks, for callers that train or inspect them directly.
   generator = property(lambda self: self.state.generator)
@@ -98,10 +108,12 @@ class GANTrainer:
     return self.grids.reconstructions()
 
   def extra_scalars(self, phase):
-    """Scalars a phase logs beside its metrics: the pretraining's validation loss."""
-    if phase.name == phases_lib.GAN:
+    """Scalars a phase logs beside its metrics: ADA's p and last r_t, the pretraining's validation loss."""
+    if phase.name != phases_lib.GAN:
+      return {"validation_loss": self.pretrain_step.validation_loss()}
+    if self.state.ada is None:
       return {}
-    return {"validation_loss": self.pretrain_step.validation_loss()}
+    return {"ada_p": float(self.state.ada.p.numpy()), "ada_r_t": float(self.state.ada.r_t.numpy())}
 
   def distributed_batches(self, start_step: int, download: bool = True, batches_per_step: int = 0):
     """The training stream from `start_step` on, split across the strategy's replicas."""
