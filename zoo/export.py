@@ -163,7 +163,8 @@ def main(argv):
   cli.quiet_library_logs()
   try:
     if bool(FLAGS.logdir) == bool(FLAGS.pretrained):
-      raise ValueError("--logdir is required: give --logdir=RUN or --pretrained=NAME (not both).")
+      raise ValueError("--logdir is required: give --logdir=RUN or --pretrained=NAME, not both "
+                       "(--help lists the flags).")
     paths = (export_package(FLAGS.pretrained, FLAGS.out) if FLAGS.pretrained
              else export_generator(FLAGS.logdir, FLAGS.out, FLAGS.use_ema))
   except (ValueError, OSError) as e:

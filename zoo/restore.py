@@ -56,7 +56,7 @@ def open_restorer(logdir, pretrained=None, data_dir=None):
   from zoo import pretrained as pretrained_lib
   if bool(logdir) == bool(pretrained):
     raise ValueError("--logdir is required: give --logdir=RUN or --pretrained=NAME (an image_gan run or "
-                     "package), not both.")
+                     "package), not both (--help lists the flags).")
   if pretrained:
     package = pretrained_lib.load(pretrained)
     config = runs.package_config(pretrained, data_dir)

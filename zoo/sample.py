@@ -1,4 +1,4 @@
-"""Writes samples of a trained generator: a run's, or a pretrained package's.
+"""Writes samples of a trained generator. It may be a run's or a pretrained package's:
 
   python -m zoo.sample --logdir=runs/dense_gan_mnist --num=10000 --out=samples.npz   # uint8 NHWC
   python -m zoo.sample --logdir=runs/dense_gan_mnist --num=64 --out=grid.png         # one grid image
@@ -79,7 +79,8 @@ def open_generator(logdir=None, pretrained=None, use_ema: bool = True, log=print
   from zoo import pretrained as pretrained_lib
   from zoo import sampling
   if bool(logdir) == bool(pretrained):
-    raise ValueError("--logdir is required: give --logdir=RUN or --pretrained=NAME (not both).")
+    raise ValueError("--logdir is required: give --logdir=RUN or --pretrained=NAME, not both "
+                     "(--help lists the flags).")
   if logdir:
     return sampling.run_generator(logdir, use_ema, log)
   generator = pretrained_lib.load(pretrained)

@@ -1,0 +1,156 @@
+"""Trains, scores and packages every pretrained model the zoo ships, with the project's default commands.
+
+  python -m experiments.train_pretrained --data_dir=../shared/tensorflow_datasets --runs_dir=runs
+  python -m experiments.train_pretrained --only=dcgan/mnist,dcgan/fashion_mnist-conditional
+  python -m experiments.train_pretrained --dry_run        # print the commands, run nothing
+
+For each package: `zoo.train` with the model's defaults (a run already finished is not retrained: the
+trainer resumes and stops at once), then its scores (`zoo.evaluate` of 10,000 samples for noise-to-image
+models; `zoo.restore`/`zoo.compress` over the test split, and zoo.evaluate of their outputs, for the
+others), for dcgan/mnist the effect of truncation on precision and recall, and last
+`experiments/package.py`, which writes zoo/pretrained/<model>/<name>/. Each step's output stays in the
+run folder (eval.json, restored/, compressed/, truncation_*.npz), so the cards can be traced back.
+"""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EVAL_SAMPLES = 10_000
+TRUNCATIONS = (1.0, 0.7, 0.5)
+PHOTO_PATCHES = ["--size=64", "--num=4000", "--num_test=1000", "--seed=0"]
+# name: (zoo.train flags beyond --data_dir and --logdir, how it is scored)
+PACKAGES = {
+    "dense_gan/mnist": (["--model=dense_gan"], "samples"),
+    "dense_gan/fashion_mnist": (["--model=dense_gan", "--dataset=fashion_mnist"], "samples"),
+    "dcgan/mnist": (["--model=dcgan"], "samples"),
+    "dcgan/fashion_mnist": (["--model=dcgan", "--dataset=fashion_mnist"], "samples"),
+    "dcgan/mnist-conditional": (["--model=dcgan", "--conditional=projection"], "samples"),
+    "dcgan/fashion_mnist-conditional": (["--model=dcgan", "--dataset=fashion_mnist",
+                                         "--conditional=projection"], "samples"),
+    "autoencoder_gan/mnist": (["--model=autoencoder_gan"], "samples"),
+    "autoencoder_gan/fashion_mnist": (["--model=autoencoder_gan", "--dataset=fashion_mnist"], "samples"),
+    "compression_gan/mnist": (["--model=compression_gan"], "compress"),
+    "image_gan/denoise-mnist": (["--model=image_gan", "--task=denoise"], "restore"),
+    "image_gan/inpaint-mnist": (["--model=image_gan", "--task=inpaint"], "restore"),
+    "image_gan/superres-mnist": (["--model=image_gan", "--task=superres"], "restore"),
+    "image_gan/colorize-photo_patches": (["--model=image_gan", "--task=colorize", "--dataset=folder_rgb",
+                                          "--image_size=64"], "restore"),
+}
+ARTICLES = {  # the article each model reproduces (docs/<model>.md)
+    "dense_gan": "article 001: a GAN of dense layers on MNIST (Goodfellow et al. 2014's setup)",
+    "dcgan": "article 003: DCGAN (Radford, Metz & Chintala 2016); conditional runs add a projection D "
+             "(Miyato & Koyama 2018)",
+    "autoencoder_gan": "article 002: a GAN whose generator starts from a pretrained autoencoder's decoder",
+    "compression_gan": "article 000: a GAN image codec, entropy-coded code and adversarial decoder",
+    "image_gan": "article 004: conditional image-to-image restoration (pix2pix-style U-Net G, pair D)",
+}
+
+
+def slug(name):
+  return name.replace("/", "_")
+
+
+def data_dir_for(name, args):
+  return os.path.join(args.runs_dir, "photo_patches") if "photo_patches" in name else args.data_dir
+
+
+def steps(name, args):
+  """[(description, argv)] of everything that makes package `name`, in order."""
+  flags, scoring = PACKAGES[name]
+  run = os.path.join(args.runs_dir, f"pretrained_{slug(name)}")
+  data = data_dir_for(name, args)
+  train = [sys.executable, "-m", "zoo.train", *flags, f"--data_dir={data}", f"--logdir={run}"]
+  todo = [("train", train)]
+  report = os.path.join(run, "eval.json")
+  if scoring == "samples":
+    todo.append(("score", [sys.executable, "-m", "zoo.evaluate", f"--logdir={run}",
+                           f"--num_samples={EVAL_SAMPLES}", f"--output={report}"]))
+  else:
+    tool, folder, npz = (("restore", "restored", "restored.npz") if scoring == "restore"
+                         else ("compress", "compressed", "decoded.npz"))
+    out = os.path.join(run, folder)
+    batch = ([sys.executable, "-m", "zoo.restore", f"--logdir={run}", "--split=test", f"--out_dir={out}"]
+             if tool == "restore" else
+             [sys.executable, "-m", "zoo.compress", "batch", out, f"--logdir={run}", "--split=test"])
+    todo.append(("score", batch))
+    todo.append(("score", [sys.executable, "-m", "zoo.evaluate", f"--npz={os.path.join(out, npz)}",
+                           f"--logdir={run}", f"--output={report}"]))
+  if name == "dcgan/mnist":
+    for t in TRUNCATIONS:
+      samples = os.path.join(run, f"truncation_{t}.npz")
+      todo.append(("truncation", [sys.executable, "-m", "zoo.sample", f"--logdir={run}",
+                                  f"--num={EVAL_SAMPLES}", f"--truncation={t}", f"--out={samples}"]))
+      # --image_size=0: zoo.sample's samples are already at the dataset's 28x28 (the pad cropped off).
+      todo.append(("truncation", [sys.executable, "-m", "zoo.evaluate", f"--npz={samples}", f"--logdir={run}",
+                                  "--image_size=0", f"--output={os.path.join(run, f'truncation_{t}.json')}"]))
+  command = shlex.join(["python", "-m", "zoo.train", *flags, "--data_dir=DATA",
+                        f"--logdir=runs/{slug(name)}"])
+  return run, command, todo
+
+
+def evaluation(name, run):
+  """The record the card shows: zoo.evaluate's report, with a batch's PSNR/SSIM/bpp for the restorers."""
+  with open(os.path.join(run, "eval.json")) as f:
+    record = json.load(f)
+  scoring = PACKAGES[name][1]
+  if scoring != "samples":
+    folder = "restored" if scoring == "restore" else "compressed"
+    with open(os.path.join(run, folder, "stats.json")) as f:
+      stats = json.load(f)
+    record["metrics"].update({key: stats[key] for key in ("psnr", "ssim", "bpp") if key in stats})
+    record["batch"] = stats
+  return record
+
+
+def truncation_reports(name, run):
+  if name != "dcgan/mnist":
+    return None
+  reports = []
+  for t in TRUNCATIONS:
+    with open(os.path.join(run, f"truncation_{t}.json")) as f:
+      reports.append({**json.load(f), "truncation": t})
+  return reports
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--data_dir", default=os.path.join(REPO, "..", "shared", "tensorflow_datasets"))
+  parser.add_argument("--runs_dir", default=os.path.join(REPO, "runs"))
+  parser.add_argument("--root", default=None, help="Where packages go (default: zoo/pretrained/).")
+  parser.add_argument("--only", default="", help="Comma-separated package names (default: all).")
+  parser.add_argument("--dry_run", action="store_true")
+  args = parser.parse_args(argv)
+  names = [n for n in args.only.split(",") if n] or list(PACKAGES)
+  unknown = sorted(set(names) - set(PACKAGES))
+  if unknown:
+    sys.exit(f"error: unknown packages {unknown}; valid: {', '.join(PACKAGES)}.")
+  if any("photo_patches" in name for name in names):
+    folder = os.path.join(args.runs_dir, "photo_patches")
+    patches = [sys.executable, "-m", "zoo.photo_patches", f"--out={folder}", *PHOTO_PATCHES]
+    _run(patches, args.dry_run, skip=os.path.isdir(folder))
+  for name in names:
+    run, command, todo = steps(name, args)
+    for _, argv_ in todo:
+      _run(argv_, args.dry_run)
+    if args.dry_run:
+      print(f"# then: python -m experiments.package {run} --name={name}")
+      continue
+    from experiments import package
+    notes = {"article": ARTICLES[name.split("/")[0]]}
+    folder = package.make_package(run, name, args.root, command, evaluation(name, run), notes,
+                                  truncation_reports(name, run))
+    print(f"packaged {name} in {folder}", flush=True)
+
+
+def _run(argv, dry_run, skip=False):
+  print(("# exists, skipped: " if skip else "") + shlex.join(argv), flush=True)
+  if not dry_run and not skip:
+    subprocess.run(argv, cwd=REPO, check=True)
+
+
+if __name__ == "__main__":
+  main()
