@@ -218,3 +218,52 @@ def test_truncation_resamples_only_the_values_beyond_it():
   np.testing.assert_array_equal(truncated, explore.noise(64, 2000, seed=5, truncation=t).numpy())
   with pytest.raises(ValueError, match="must be positive"):
     explore.truncate(tf.zeros([1, 2]), 0.0, [0, 0])
+
+
+@pytest.fixture(scope="module")
+def tool_packages(packages, tmp_path_factory):
+  """compression_gan/mnist and image_gan/denoise-mnist from 2-step runs, next to `packages`' two."""
+  from experiments import package
+  root, runs = packages
+  base = tmp_path_factory.mktemp("tools")
+  made = {"compression_gan/mnist": smoke_config("compression_gan", "codec", base / "codec"),
+          "image_gan/denoise-mnist": smoke_config("image_gan", "denoise", base / "denoise")}
+  for name, config in made.items():
+    training.fit(config, **QUIET)
+    package.make_package(config.logdir, name, root, log=lambda *_: None)
+  return {**runs, **{name: config.logdir for name, config in made.items()}}
+
+
+def test_compress_codes_offline_with_the_codec_a_package_carries(tool_packages, tmp_path):
+  from zoo import compress
+  codec, folder = compress.package_codec("compression_gan/mnist")
+  run_codec, _ = compress.pinned_codec(tool_packages["compression_gan/mnist"])
+  assert codec.model_id == run_codec.model_id  # the package froze the run's codec
+  image = np.random.default_rng(0).integers(0, 256, (28, 28, 1), dtype=np.uint8)
+  encoded = codec.encode(image)
+  assert encoded == run_codec.encode(image)
+  decoded = compress.decoder_for(codec.model_id, codec_folder=folder).decode(encoded)
+  np.testing.assert_array_equal(decoded, run_codec.decode(encoded))
+  reconstruction = pretrained.load("compression_gan/mnist")(image[None])  # the Keras inference model
+  assert reconstruction.shape == (1, 28, 28, 1) and np.abs(reconstruction[0].astype(int) - decoded).max() <= 1
+  with pytest.raises(ValueError, match="dcgan/mnist holds no codec"):
+    compress.package_codec("dcgan/mnist")
+
+
+def test_restore_and_export_take_a_package_as_they_take_its_run(tool_packages, tmp_path):
+  from zoo import export, images, restore
+  digit = np.random.default_rng(1).integers(0, 256, (28, 28, 1), dtype=np.uint8)
+  images.write_png(str(tmp_path / "in.png"), digit)
+  from_run = restore.restore_file(tool_packages["image_gan/denoise-mnist"], str(tmp_path / "in.png"),
+                                  str(tmp_path / "run.png"))
+  from_package = restore.restore_file(None, str(tmp_path / "in.png"), str(tmp_path / "package.png"),
+                                      pretrained="image_gan/denoise-mnist")
+  assert np.abs(from_package.astype(int) - from_run.astype(int)).max() <= 1
+  with pytest.raises(ValueError, match="needs an image_gan run"):
+    restore.restore_file(None, str(tmp_path / "in.png"), str(tmp_path / "x.png"), pretrained="dcgan/mnist")
+  keras_file, saved_model = export.export_package("dcgan/mnist", str(tmp_path / "exported"))
+  package_file = os.path.join(pretrained.locate("dcgan/mnist"), pretrained.KERAS_FILE)
+  assert open(keras_file, "rb").read() == open(package_file, "rb").read()
+  z = pretrained.load("dcgan/mnist").noise(2, seed=0)
+  served = tf.saved_model.load(saved_model).signatures["serving_default"](z=tf.constant(z))["images"]
+  np.testing.assert_array_equal(served.numpy()[:, 2:30, 2:30], pretrained.load("dcgan/mnist")(z))

@@ -218,7 +218,7 @@ class _Package:
     from zoo import pixels
     outputs = outputs["images"] if isinstance(outputs, dict) else outputs
     if output == "float":
-      images = np.clip(pixels.to_unit(np.asarray(outputs, np.float32), self.pixel_range), 0.0, 1.0)
+      images = np.clip(pixels.to_unit(np.float32(outputs), self.pixel_range), 0.0, 1.0)
     elif output == "uint8":
       images = pixels.to_uint8(outputs, self.pixel_range).numpy()
     else:
@@ -315,7 +315,7 @@ class Generator(_Package):
   def _mixed_class(self, z, a, b, t):
     """G(z) with class a's row of every label embedding replaced by (1 - t) e_a + t e_b."""
     tables = [layer for layer in self.model.layers if type(layer).__name__ == "Embedding"]
-    saved = [np.asarray(layer.embeddings) for layer in tables]
+    saved = [layer.embeddings.numpy() for layer in tables]
     try:
       for layer, table in zip(tables, saved):
         mixed = table.copy()
