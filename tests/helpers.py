@@ -115,14 +115,39 @@ def assert_one_and_two_replicas_agree(config, spec=None, steps=2):
     assert bad_step == -1, metrics
     results.append((metrics, trainer.generator.get_weights() + trainer.discriminator.get_weights()))
   (one_metrics, one), (two_metrics, two) = results
-  for name in one_metrics:
-    np.testing.assert_allclose(two_metrics[name], one_metrics[name], rtol=2e-4, atol=1e-6, err_msg=name)
-  for i, (a, b, start) in enumerate(zip(one, two, initial)):
-    _assert_updates_agree(a, b, start, f"weight {i} {a.shape}")
+  if config.precision == "mixed_bfloat16":
+    _assert_bfloat16_updates_agree(one_metrics, two_metrics, one, two, initial)
+  else:
+    for name in one_metrics:
+      np.testing.assert_allclose(two_metrics[name], one_metrics[name], rtol=2e-4, atol=1e-6, err_msg=name)
+    for i, (a, b, start) in enumerate(zip(one, two, initial)):
+      _assert_updates_agree(a, b, start, f"weight {i} {a.shape}")
   assert any(not np.allclose(a, b) for a, b in zip(one, initial)), "the steps changed no weight"
 
 
-def _assert_updates_agree(one, two, initial, what, max_outlier_share=1e-3):
+def _assert_bfloat16_updates_agree(one_metrics, two_metrics, one, two, initial):
+  """1 vs 2 replicas under mixed bfloat16: how a batch is split changes how its bfloat16 sums round, and
+  Adam turns a gradient's rounding into a step of either sign where the gradient is small (seen: 56% of
+  dcgan's G projection differing, by up to 80% of its largest update). What must still hold: the losses
+  agree to bfloat16 precision, and each tensor's update points the same way with the same size.
+  Unsynchronised statistics or a wrong reduction change the updates' direction or size."""
+  for name in one_metrics:
+    np.testing.assert_allclose(two_metrics[name], one_metrics[name], rtol=5e-2, atol=1e-3, err_msg=name)
+  for i, (a, b, start) in enumerate(zip(one, two, initial)):
+    step_one, step_two = (a - start).ravel().astype(np.float64), (b - start).ravel().astype(np.float64)
+    norm_one, norm_two = np.linalg.norm(step_one), np.linalg.norm(step_two)
+    if norm_one == 0 and norm_two == 0:
+      continue
+    cosine = float(np.dot(step_one, step_two) / (norm_one * norm_two + 1e-30))
+    assert cosine > BFLOAT16_MIN_COSINE and 0.8 < norm_two / (norm_one + 1e-30) < 1.25, (
+        f"weight {i} {a.shape}: updates of 1 and 2 replicas at cosine {cosine:.3f}, norms {norm_one:.3g} "
+        f"and {norm_two:.3g}")
+
+
+BFLOAT16_MIN_COSINE = 0.8  # seen: 0.93 at the lowest (compression_gan), 0.98-1.0 elsewhere
+
+
+def _assert_updates_agree(one, two, initial, what, max_outlier_share=1e-3, max_worst_share=0.1):
   """Weights after the same steps on 1 and 2 replicas agree to rounding, but for a few outliers.
 
   Adam divides by the root of the squared gradient, so an element whose gradient is near zero moves by
@@ -133,7 +158,7 @@ def _assert_updates_agree(one, two, initial, what, max_outlier_share=1e-3):
   close = np.isclose(two, one, rtol=2e-4, atol=2e-6)
   largest_update = float(np.max(np.abs(one - initial), initial=0.0))
   worst = float(np.max(np.abs(two - one), initial=0.0))
-  assert close.mean() >= 1 - max_outlier_share and worst <= 0.1 * largest_update + 2e-6, (
+  assert close.mean() >= 1 - max_outlier_share and worst <= max_worst_share * largest_update + 2e-6, (
       f"{what}: {np.size(close) - close.sum()} of {np.size(close)} elements differ (largest "
       f"difference {worst:.3g}, largest update {largest_update:.3g})")
 

@@ -42,11 +42,13 @@ def test_tensorboard_has_losses_and_images(trained_run):
           "train/images_per_second", "samples/fixed_noise"} <= tags
 
 
+@pytest.mark.slow
 def test_rerun_of_a_finished_run_does_nothing(trained_run):
   result = run_module("zoo.train", *QUICK_FLAGS, f"--logdir={trained_run}", "--steps=10", check=True)
   assert "nothing to do" in result.stdout
 
 
+@pytest.mark.slow
 def test_sample_writes_uint8_nhwc_and_is_reproducible(trained_run, tmp_path):
   for name in ("a.npz", "b.npz"):
     run_module("zoo.sample", f"--logdir={trained_run}", "--num=50", f"--out={tmp_path / name}",
@@ -57,6 +59,7 @@ def test_sample_writes_uint8_nhwc_and_is_reproducible(trained_run, tmp_path):
   assert a.std() > 0
 
 
+@pytest.mark.slow
 def test_sample_writes_png_grid(trained_run, tmp_path):
   from zoo import images
   run_module("zoo.sample", f"--logdir={trained_run}", "--num=16", f"--out={tmp_path / 'g.png'}",
@@ -67,10 +70,11 @@ def test_sample_writes_png_grid(trained_run, tmp_path):
 
 @pytest.mark.parametrize("flag, message", [
     ("--model=nope", "Unknown model 'nope'. Valid names: .*dense_gan"),
-    ("--dataset=imagenet_nope", "Unknown dataset 'imagenet_nope'"),
-    ("--steps=0", "--steps must be positive"),
-    ("--batch_size=100000", "larger than the 512 examples"),
-    ("--train_split=nosuchsplit", "split"),
+    # each starts zoo.train: the rest in the slow tier
+    pytest.param("--dataset=imagenet_nope", "Unknown dataset 'imagenet_nope'", marks=pytest.mark.slow),
+    pytest.param("--steps=0", "--steps must be positive", marks=pytest.mark.slow),
+    pytest.param("--batch_size=100000", "larger than the 512 examples", marks=pytest.mark.slow),
+    pytest.param("--train_split=nosuchsplit", "split", marks=pytest.mark.slow),
 ])
 def test_bad_flags_give_one_clear_line(flag, message, tmp_path):
   import re
@@ -80,6 +84,7 @@ def test_bad_flags_give_one_clear_line(flag, message, tmp_path):
   assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_data_names_the_data_dir_flag(tmp_path):
   result = run_module("zoo.train", "--model=dense_gan", f"--data_dir={tmp_path / 'empty'}",
                       "--download=false", f"--logdir={tmp_path / 'run'}", "--steps=5")
@@ -88,12 +93,14 @@ def test_missing_data_names_the_data_dir_flag(tmp_path):
   assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_resuming_with_other_settings_is_refused(trained_run):
   result = run_module("zoo.train", *QUICK_FLAGS[:-3], "--batch_size=16", f"--logdir={trained_run}",
                       "--steps=20")
   assert result.returncode != 0 and "batch_size: 32 -> 16" in result.stderr
 
 
+@pytest.mark.slow
 def test_sample_from_a_folder_that_is_not_a_run(tmp_path):
   result = run_module("zoo.sample", f"--logdir={tmp_path}", f"--out={tmp_path / 'x.npz'}")
   assert result.returncode != 0 and "config.json" in result.stderr and "Traceback" not in result.stderr

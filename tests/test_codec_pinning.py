@@ -50,6 +50,7 @@ def test_a_file_decodes_to_the_same_pixels_after_training_on_rotates_its_checkpo
   assert decoder.encode(image) == encoded
 
 
+@pytest.mark.slow
 def test_the_pinned_codec_is_exactly_the_checkpoints(short_run, image):
   live = compress.codec_from_run(short_run.logdir)
   pinned, folder = compress.pinned_codec(short_run.logdir)
@@ -62,6 +63,7 @@ def test_the_pinned_codec_is_exactly_the_checkpoints(short_run, image):
   assert compress.pinned_codec(short_run.logdir)[1] == folder  # pinning again reuses the folder
 
 
+@pytest.mark.slow
 def test_a_damaged_pinned_codec_is_refused_in_one_line(short_run):
   _, folder = compress.pinned_codec(short_run.logdir)
   path = os.path.join(folder, codec_lib.PINNED_ARRAYS)
@@ -72,6 +74,7 @@ def test_a_damaged_pinned_codec_is_refused_in_one_line(short_run):
     codec_lib.Codec.load(folder)
 
 
+@pytest.mark.slow
 def test_a_file_of_an_unknown_model_names_the_id_and_where_it_looked(short_run):
   with pytest.raises(codec_lib.CodecError) as raised:
     compress.decoder_for(bytes.fromhex("00c0ffee"), short_run.logdir)
@@ -81,6 +84,7 @@ def test_a_file_of_an_unknown_model_names_the_id_and_where_it_looked(short_run):
   assert "use --logdir" not in message
 
 
+@pytest.mark.slow
 def test_an_unpinned_file_is_found_among_the_kept_checkpoints_and_pinned(short_run, image):
   """Files encoded before codecs were pinned decode while their checkpoint is still kept."""
   codec = compress.codec_from_run(short_run.logdir)
@@ -90,6 +94,7 @@ def test_an_unpinned_file_is_found_among_the_kept_checkpoints_and_pinned(short_r
   assert os.path.isdir(os.path.join(runs.codec_dir(short_run.logdir), codec.model_id.hex()))
 
 
+@pytest.mark.slow
 def test_checkpoint_flag_picks_a_checkpoint_and_names_the_kept_ones(tmp_path):
   config = smoke_config("compression_gan", "codec", tmp_path / "run", keep_checkpoints=3, checkpoint_every=1,
                         image_every=100)

@@ -67,6 +67,7 @@ def test_labelled_batches_hold_the_same_images_in_the_same_order_with_their_labe
     np.testing.assert_array_equal(batch["real"], resumed["real"])
 
 
+@pytest.mark.slow
 def test_folder_labels_train_a_conditional_run_and_unlabelled_folders_are_refused(tmp_path):
   digits = photos.write_mnist_folder(tmp_path / "digits", DATA_DIR)
   config = smoke_config("dense_gan", "projection", tmp_path / "run", data_dir=digits, dataset="folder",
@@ -244,6 +245,7 @@ def test_class_scores_of_real_features_by_hand():
   assert swapped["intra_fid_mean"] > 100  # samples of the wrong class are far from the class's images
 
 
+@pytest.mark.slow
 def test_evaluate_reports_label_agreement_and_every_class(conditional_run, tmp_path):
   from zoo import evaluate, sample
   record = evaluate.evaluate_run(conditional_run.logdir, num_samples=200)

@@ -24,10 +24,16 @@ from zoo import training
 from zoo.training import step as step_lib
 
 VARIANTS = model_variants()
-IDS = [f"{model}-{variant}" for model, variant in VARIANTS]
+FIRST_VARIANTS = [(model, variant) for model, variant in VARIANTS
+                  if variant == next(v for m, v in VARIANTS if m == model)]
+# Every model's first variant in the quick tier, its other variants in the slow tier.
+CASES = [pytest.param(model, variant, id=f"{model}-{variant}",
+                      marks=() if (model, variant) in FIRST_VARIANTS else pytest.mark.slow)
+         for model, variant in VARIANTS]
+RUN_CASES = [pytest.param(case.values, id=case.id, marks=case.marks) for case in CASES]
 
 
-@pytest.fixture(scope="module", params=VARIANTS, ids=IDS)
+@pytest.fixture(scope="module", params=RUN_CASES)
 def smoke_run(request, tmp_path_factory):
   """A finished smoke run of one model variant: (spec, config)."""
   model, variant = request.param
@@ -36,7 +42,7 @@ def smoke_run(request, tmp_path_factory):
   return models.get_model(model), config
 
 
-@pytest.mark.parametrize("model,variant", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("model,variant", CASES)
 def test_forward_and_backward_on_real_data(model, variant, tmp_path):
   config = smoke_config(model, variant, tmp_path)
   trainer = training.GANTrainer(config)
@@ -62,14 +68,14 @@ def test_forward_and_backward_on_real_data(model, variant, tmp_path):
   assert all(np.isfinite(float(value)) for value in metrics.values()), metrics
 
 
-@pytest.mark.parametrize("model,variant", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("model,variant", CASES)
 def test_one_and_two_replicas_give_the_same_update(model, variant, tmp_path):
   # float32: bfloat16 rounding differs with the split of the batch, and Adam's first steps turn any
   # difference in a near-zero gradient into a full learning-rate step.
   assert_one_and_two_replicas_agree(smoke_config(model, variant, tmp_path, precision="float32"))
 
 
-@pytest.mark.parametrize("model,variant", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("model,variant", CASES)
 def test_resume_is_bit_exact(model, variant, tmp_path):
   expected = assert_resume_is_bit_exact(
       lambda logdir, steps: smoke_config(model, variant, logdir, steps=steps), tmp_path)
@@ -229,8 +235,6 @@ RECIPES = {
     "sn_ema_augment": {"loss": "hinge", "spectral_norm": True, "ema_decay": 0.9,
                        "augment": "translation,cutout,color"},
 }
-FIRST_VARIANTS = [(model, variant) for model, variant in VARIANTS
-                  if variant == next(v for m, v in VARIANTS if m == model)]
 RECIPE_CASES = [(model, variant, recipe) for model, variant in FIRST_VARIANTS for recipe in RECIPES]
 RECIPE_IDS = [f"{model}-{variant}-{recipe}" for model, variant, recipe in RECIPE_CASES]
 
@@ -264,3 +268,28 @@ def test_the_ema_generator_is_what_sample_export_and_evaluate_use(tmp_path):
   with_ema = sample.write_samples(config.logdir, 8, str(tmp_path / "a.npz"))
   without = sample.write_samples(config.logdir, 8, str(tmp_path / "b.npz"), use_ema=False)
   assert not np.array_equal(with_ema, without)
+
+
+# ---- the contract under mixed bfloat16, the precision --precision=auto picks on recent GPUs and CPUs ----
+
+@pytest.mark.slow
+@pytest.mark.bfloat16
+@pytest.mark.parametrize("model,variant", FIRST_VARIANTS, ids=[f"{m}-{v}" for m, v in FIRST_VARIANTS])
+def test_the_contract_holds_in_mixed_bfloat16(model, variant, tmp_path):
+  """Train, resume, 1 vs 2 replicas, sample and export (float32 out) with bfloat16 compute."""
+  from zoo import export, sample
+  spec = models.get_model(model)
+  expected = assert_resume_is_bit_exact(
+      lambda logdir, steps: smoke_config(model, variant, logdir, steps=steps, precision="mixed_bfloat16"),
+      tmp_path / "resume")
+  assert int(expected[runs.GAN_STEP_KEY]) == 4
+  assert_one_and_two_replicas_agree(smoke_config(model, variant, tmp_path / "replicas",
+                                                 precision="mixed_bfloat16"))
+  logdir = str(tmp_path / "resume" / "whole")
+  keras_path, _ = export.export_generator(logdir, str(tmp_path / "exported"))
+  import keras
+  exported = keras.saving.load_model(keras_path)
+  assert all(output.dtype == "float32" for output in tf.nest.flatten(exported.outputs))
+  if spec.samples_from_noise:
+    samples = sample.write_samples(logdir, 4, str(tmp_path / "samples.npz"))
+    assert samples.dtype == np.uint8 and samples.shape[0] == 4

@@ -46,13 +46,15 @@ def test_d_sees_reals_fakes_and_penalty_images_through_ada_with_the_controllers_
 
 
 def test_r_t_is_the_mean_sign_of_d_on_reals_and_p_follows_it(tmp_path):
-  config = _ada_config(tmp_path, ada_interval=1)
+  # With R1, whose input gradient (and its gradient) passes through the augmentation.
+  config = _ada_config(tmp_path, ada_interval=1, r1_gamma=1.0)
   trainer, batch, batches = _trainer_on_one_batch(config)
   controller = trainer.state.ada
   # Step 0 augments nothing (p = 0): r_t is the mean sign of the initial D's logits on the batch's reals.
   logits = trainer.discriminator(trainer.spec.discriminator_input(batch, batch["real"]), training=True)
   expected_r_t = float(np.mean(np.sign(logits.numpy())))
-  trainer.train_steps(batches, 1)
+  metrics, bad_step = trainer.train_steps(batches, 1)
+  assert bad_step == -1 and metrics["r1"] > 0, metrics
   assert controller.r_t.numpy() == pytest.approx(expected_r_t, abs=1e-6)
   step_size = 16 / 50
   assert controller.p.numpy() == pytest.approx(np.clip(np.sign(expected_r_t - 0.6) * step_size, 0, 1))
@@ -66,29 +68,33 @@ def test_r_t_is_the_mean_sign_of_d_on_reals_and_p_follows_it(tmp_path):
   bias.assign(tf.fill(bias.shape, -10.0))
   expected_p = [0.5, 0.5 - step_size, 0.0]
   for p in expected_p:
-    trainer.train_steps(batches, 1)
+    _, bad_step = trainer.train_steps(batches, 1)
+    assert bad_step == -1
     assert controller.r_t.numpy() == -1.0 and controller.p.numpy() == pytest.approx(p, abs=1e-6)
   assert controller.sign_sum.numpy() == 0.0 and controller.count.numpy() == 0.0
 
 
 def test_every_d_update_counts_toward_r_t(tmp_path):
-  config = _ada_config(tmp_path, d_steps=2, ada_interval=2)
-  trainer, _, batches = _trainer_on_one_batch(config)
+  config = _ada_config(tmp_path, d_steps=2, ada_interval=2, ada_set="b")
+  trainer, batch, batches = _trainer_on_one_batch(config)
+  logits = trainer.discriminator(trainer.spec.discriminator_input(batch, batch["real"]), training=True)
   trainer.train_steps(batches, 1)
-  assert trainer.state.ada.count.numpy() == 2 * config.batch_size  # two D updates of 16 reals
-  assert abs(trainer.state.ada.sign_sum.numpy()) <= 32 and trainer.state.ada.sign_sum.numpy() % 1 == 0
+  controller = trainer.state.ada
+  assert controller.count.numpy() == 2 * 16 and controller.p.numpy() == 0  # no update before step 1
+  # p = 0: the first update scores the reals as the initial D does; the second, after one small D step.
+  assert abs(controller.sign_sum.numpy() - 2 * np.sum(np.sign(logits.numpy()))) <= 4
 
 
 def test_resume_is_exact_with_p_and_its_accumulators_in_the_checkpoint(tmp_path):
-  # interval 3: the run stops at step 2 with one interval half accumulated, p moves at step 2 and
+  # interval 3: the run stops at step 2 with an interval partly accumulated, p moves at step 2 and
   # step 3 augments with it. Target 0: any net positive sign raises p.
   def config(logdir, steps):
-    return _ada_config(logdir, steps=steps, ada_interval=3, ada_target=0.0, r1_gamma=1.0)
+    return _ada_config(logdir, steps=steps, ada_interval=3, ada_target=0.0)
   lines = []
   last = training.fit(config(tmp_path / "whole", 4), log=lines.append)
   training.fit(config(tmp_path / "split", 2), **QUIET)
   split_at_2 = checkpoint_values(tmp_path / "split")
-  assert split_at_2["ada/count/.ATTRIBUTES/VARIABLE_VALUE"] == 32 and split_at_2[P_KEY] == 0
+  assert split_at_2["ada/count/.ATTRIBUTES/VARIABLE_VALUE"] == 2 * 16 and split_at_2[P_KEY] == 0
   training.fit(config(tmp_path / "split", 4), **QUIET)
   expected, resumed = checkpoint_values(tmp_path / "whole"), checkpoint_values(tmp_path / "split")
   assert_same_training_state(resumed, expected, "resumed vs uninterrupted")
@@ -121,8 +127,9 @@ def test_one_and_two_replicas_agree_with_ada(tmp_path, monkeypatch):
       trainers.append(self)
 
   monkeypatch.setattr(training, "GANTrainer", Recorded)  # to read p after the helper's runs
-  config = _ada_config(tmp_path, ada_interval=1, ada_target=0.0, r1_gamma=1.0, precision="float32")
-  assert_one_and_two_replicas_agree(config, steps=3)
+  # p moves after step 0 and step 1 augments with it.
+  config = _ada_config(tmp_path, ada_interval=1, ada_target=0.0, precision="float32")
+  assert_one_and_two_replicas_agree(config, steps=2)
   _, one, two = (trainer.state.ada for trainer in trainers)
   assert one.p.numpy() > 0, "p never moved: the replicas did not augment"
   for name in ("p", "r_t", "sign_sum", "count"):

@@ -15,13 +15,13 @@ def resolved(tmp_path, **overrides):
 
 def _dense_layers(model):
   """(units, activation) of each Dense layer; a linear Dense takes the activation layer after it (past a
-  BatchNorm), so the article's Dense(128, relu) and the zoo's Dense -> ReLU read alike."""
+  BatchNorm or a Reshape), so the article's Dense(128, relu) and the zoo's Dense -> ReLU read alike."""
   rows, layers = [], model.layers
   for i, layer in enumerate(layers):
     if not isinstance(layer, keras.layers.Dense):
       continue
     following = [later for later in layers[i + 1:]
-                 if not isinstance(later, keras.layers.BatchNormalization)]
+                 if not isinstance(later, (keras.layers.BatchNormalization, keras.layers.Reshape))]
     after = following[0] if following else None
     if layer.get_config()["activation"] != "linear":
       activation = layer.get_config()["activation"]

@@ -56,6 +56,7 @@ def test_real_training_images_score_the_28_floor_at_every_size(cache):
   assert measured[32, "pad"] == pytest.approx(floor, abs=1e-6)  # pad's round trip is lossless
 
 
+@pytest.mark.slow
 def test_the_old_path_was_unfair_and_the_new_one_is_not(cache):
   """2,000 images at 32x32: against the raw 28x28 test split (the old path) real data looked far from real;
   against the test split sent through the same 28->32->28 it is at its floor."""

@@ -11,10 +11,11 @@ LAYERS = [
     ("what the tools share", ["zoo.cli", "zoo.config_flags"]),
     ("the trainer", ["zoo.training"]),
     ("run folders, evaluation, sampling", ["zoo.runs", "zoo.runlock", "zoo.checkpoints", "zoo.metrics",
-                                           "zoo.sampling", "zoo.pretrained", "zoo.explore"]),
+                                           "zoo.sampling"]),
     ("configuration", ["zoo.config"]),
     ("models", ["zoo.models"]),
     ("building blocks", ["zoo.recipe", "zoo.data", "zoo.accel", "zoo.hardware", "zoo.files", "zoo.signals",
+                         "zoo.pretrained", "zoo.explore",
                          "zoo.distribute", "zoo.images", "zoo.pixels", "zoo"]),
 ]
 

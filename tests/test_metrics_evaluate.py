@@ -126,6 +126,7 @@ def test_inception_offline_names_the_file_and_where_to_get_it(tmp_path, monkeypa
     inception.InceptionFeatures(weights="/nowhere/inception.pth")
 
 
+@pytest.mark.slow
 def test_training_evaluator_and_the_evaluate_cli_on_a_tiny_run(tmp_path, cache):
   from zoo import config as config_lib
   from zoo import training

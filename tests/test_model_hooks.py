@@ -149,6 +149,7 @@ def _interrupt_at(line_prefixes):
   return log
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop_at", ["autoencoder step 2/", "autoencoder step 6/", "step 2/"])
 def test_resume_in_either_phase_equals_an_uninterrupted_run(tmp_path, data_dir, stop_at):
   quiet = lambda *_: None

@@ -42,6 +42,7 @@ def test_dropout_seeds_are_checkpointed_and_an_older_checkpoint_without_them_sti
   assert any(name.startswith("random_states") for name in values)
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
   logdir = str(tmp_path / "run")
   process = popen_module("zoo.train", *QUICK_FLAGS, f"--logdir={logdir}", "--steps=1000000")

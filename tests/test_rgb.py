@@ -182,6 +182,7 @@ def test_mean_chroma_and_the_vae_read_the_folder_at_its_size():
 
 # ---- dcgan trains at 64x64x3 on the photo patches and resumes exactly ----------------------------------
 
+@pytest.mark.slow
 def test_dcgan_trains_64x64_rgb_on_the_photo_folder_and_resumes_bit_exactly(tmp_path):
   from zoo import training
 

@@ -52,6 +52,7 @@ def test_d_steps_updates_discriminator_that_many_times_per_generator_update(tmp_
   assert int(trainer.step) == 4
 
 
+@pytest.mark.slow
 def test_steps_per_call_does_not_change_the_result(tmp_path, data_dir):
   results = []
   for steps_per_call in (1, 4):
@@ -64,6 +65,7 @@ def test_steps_per_call_does_not_change_the_result(tmp_path, data_dir):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_jit_compiled_step_runs_and_learns(tmp_path, data_dir):
   config = tiny_config(tmp_path, data_dir, jit_compile=True, d_learning_rate=1e-3)
   trainer = training.GANTrainer(config)
