@@ -178,3 +178,24 @@ def test_remove_interrupted_saves_deletes_only_temp_folders(folder):
   assert set(os.listdir(folder)) == before
   assert checkpoints.newest_readable(folder) == (_prefix(folder, 30), [])
   assert checkpoints.remove_interrupted_saves(str(folder) + "/missing") == []
+
+
+def test_a_full_disk_during_a_checkpoint_save_is_one_line_that_names_what_is_kept(tmp_path, monkeypatch):
+  from tests.helpers import smoke_config
+  from zoo import training
+  config = smoke_config("dense_gan", "default", tmp_path / "run", steps=4, checkpoint_every=2)
+  saves = []
+  real_save = tf.train.CheckpointManager.save
+
+  def save_then_fill_the_disk(manager, checkpoint_number=None, **kwargs):
+    if saves:
+      raise tf.errors.ResourceExhaustedError(None, None, f"{manager.directory}/ckpt-4.data: No space left "
+                                             "on device\n\t [[{{node SaveV2}}]]")
+    saves.append(checkpoint_number)
+    return real_save(manager, checkpoint_number=checkpoint_number, **kwargs)
+  monkeypatch.setattr(tf.train.CheckpointManager, "save", save_then_fill_the_disk)
+  with pytest.raises(OSError) as error:
+    training.fit(config, log=lambda *_: None)
+  message = str(error.value)
+  assert "\n" not in message and "No space left on device" in message
+  assert "ckpt-2 is kept" in message and "run the same command to resume" in message

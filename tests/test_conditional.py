@@ -153,7 +153,8 @@ def test_diffaugment_changes_only_the_images_of_a_conditional_d_input(tmp_path):
   config = smoke_config("dense_gan", "projection", tmp_path, augment="translation,cutout,color")
   trainer = training.GANTrainer(config)
   batch = trainer.fixed_batch(8)
-  inputs = trainer.gan_step._discriminator_input(batch, batch["real"], tf.constant([1, 2], tf.int64))
+  seed = tf.constant([1, 2], tf.int64)
+  inputs = trainer.gan_step.objective.discriminator_input(batch, batch["real"], seed)
   np.testing.assert_array_equal(inputs["label"], batch["label"])
   expected = augment.diff_augment(batch["real"], augment.parse_policy(config.augment),
                                   tf.constant([1, 2], tf.int64))

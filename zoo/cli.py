@@ -127,9 +127,10 @@ if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0" and "tensorflow" not in sys.modules
 
 
 def quiet_library_logs():
-  """TFDS and TF log INFO lines through absl; keep the terminal for our own output unless asked."""
+  """TFDS and TF log INFO and WARNING lines through absl about their own internals (e.g. a dataset
+  folder without metadata); keep the terminal for our own output unless --verbosity asks."""
   if not flags.FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)
+    logging.set_verbosity(logging.ERROR)
 
 
 HELP_FLAGS = ("-h", "-help", "--help", "-?", "--helpshort", "--helpfull")

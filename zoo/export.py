@@ -59,13 +59,23 @@ def export_package(name: str, out: str):
   return _publish(out, write)
 
 
+def _tf_errors():
+  import tensorflow as tf
+  return tf.errors.OpError
+
+
 def _publish(out, write):
   """Calls `write(folder)` on a staging folder next to `out`, then moves its files into `out`."""
   parent = os.path.dirname(os.path.abspath(out))
   os.makedirs(parent, exist_ok=True)
   staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
   try:
-    write(staging)
+    try:
+      write(staging)
+    except (OSError, _tf_errors()) as e:  # e.g. a full disk: the earlier export, if any, is untouched
+      reason = (getattr(e, "message", None) or getattr(e, "strerror", None) or str(e)).strip().splitlines()[0]
+      kept = "the earlier export there is kept" if os.path.isdir(out) else "nothing was written there"
+      raise OSError(f"could not write the export for {out} into {parent} ({reason}); {kept}.") from None
     for name in (KERAS_FILE, SAVED_MODEL):
       target = os.path.join(out, name)
       if os.path.isdir(target):

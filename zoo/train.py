@@ -38,13 +38,19 @@ _OPTION_NAMES = []  # the option flags of the chosen model, defined by parse_fla
 
 def parse_flags(argv):
   """absl's parse, after defining the chosen model's option flags; --help shows them first, exits 0."""
-  expanded = FLAGS.read_flags_from_files(argv[1:], force_gnu=False)
+  try:
+    expanded = FLAGS.read_flags_from_files(argv[1:], force_gnu=False)
+  except flags.Error as e:  # e.g. --flagfile=missing
+    sys.exit(f"error: {cli.one_line(e).removeprefix('ERROR:: ')}")
   model = config_flags.peek_model(expanded)
   known = model in models.list_models()
-  option_names = config_flags.define_option_flags(model) if known else ()
   if config_flags.wants_help(expanded):
-    print(config_flags.usage(model if known else config_flags.DEFAULT_MODEL, __doc__))
+    if not known:
+      sys.exit(f"error: unknown --model={model!r}; valid names: {', '.join(models.list_models())}.")
+    config_flags.define_option_flags(model)
+    print(config_flags.usage(model, __doc__))
     sys.exit(0)
+  option_names = config_flags.define_option_flags(model) if known else ()
   try:
     remaining = FLAGS(argv)
   except flags.UnrecognizedFlagError as e:

@@ -1,4 +1,5 @@
 """TensorFlow Datasets as a source: prepared builders, splits in TFDS's stored order, their labels."""
+import os
 import socket
 from typing import Optional, Tuple
 
@@ -24,11 +25,17 @@ def internet_reachable(host="storage.googleapis.com", timeout_s=3.0) -> bool:
 
 
 def _unavailable(dataset, data_dir, reason):
-  where = data_dir or "TFDS's default directory (~/tensorflow_datasets)"
+  if data_dir:  # the user pointed at a directory: the dataset is what is missing, not the flag
+    prepared = sorted(name for name in os.listdir(data_dir) if os.path.isdir(os.path.join(data_dir, name))) \
+        if os.path.isdir(data_dir) else []
+    return DataUnavailableError(
+        f"Dataset {dataset!r} is not prepared in {data_dir} and could not be downloaded ({reason}). "
+        f"Prepare it there where there is internet (tfds build {dataset} --data_dir={data_dir}), or train "
+        f"on a dataset that is: --dataset={' or --dataset='.join(prepared) if prepared else 'folder'}.")
   return DataUnavailableError(
-      f"Dataset {dataset!r} is not prepared in {where} and could not be downloaded ({reason}). "
-      f"Point --data_dir (or the {DATA_DIR_ENV} environment variable) at a directory that holds the "
-      f"prepared TFDS dataset, e.g. --data_dir=../shared/tensorflow_datasets.")
+      f"Dataset {dataset!r} is not prepared in TFDS's default directory (~/tensorflow_datasets) and could "
+      f"not be downloaded ({reason}). Point --data_dir (or the {DATA_DIR_ENV} environment variable) at a "
+      f"directory that holds the prepared TFDS dataset, e.g. --data_dir=../shared/tensorflow_datasets.")
 
 
 def _tfds_name(dataset: str) -> str:

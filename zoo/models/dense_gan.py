@@ -57,6 +57,15 @@ OPTIONS = {
 }
 
 
+def check_options(config, image_shape):
+  for name in ("generator_units", "discriminator_units"):
+    units = config.options[name]
+    if not units or any(unit < 1 for unit in units):
+      raise ValueError(f"--{name}={','.join(map(str, units))} needs one or more positive layer widths, "
+                       f"e.g. --{name}={','.join(map(str, OPTIONS[name].default))}.")
+  conditioning.check_options(config, image_shape)
+
+
 def build_generator(config, image_shape):
   inputs, x, _ = conditioning.generator_inputs(config)  # z, or z joined with the label's embedding
   for units in config.options["generator_units"]:
@@ -97,7 +106,7 @@ SPEC = register(ModelSpec(
     options=OPTIONS,
     tuning=TUNING,
     recipes={"article": ARTICLE},
-    check_options=conditioning.check_options,
+    check_options=check_options,
     variants={"default": {}, "projection": {"options": {"conditional": "projection"}},
               "concat": {"options": {"conditional": "concat"}}},
     generator_input=noise_and_label,

@@ -136,7 +136,28 @@ class Checkpoint(Hook):
     return moment.interrupted() or super().due(moment)
 
   def run(self, moment):
-    self.manager.save(checkpoint_number=moment.global_step)  # every worker takes part (collectives)
+    save_checkpoint(self.manager, moment.global_step)  # every worker takes part (collectives)
+
+
+class CheckpointWriteError(OSError):
+  """A checkpoint could not be written (a full disk, a read-only folder); the message is one line."""
+
+  def __str__(self):
+    return self.args[0]
+
+
+def save_checkpoint(manager, global_step):
+  """Saves a checkpoint numbered `global_step`; on failure, one line naming the folder, the reason and
+  the checkpoint that is kept (the manager replaces its index only after the files are written)."""
+  try:
+    manager.save(checkpoint_number=global_step)
+  except (tf.errors.OpError, OSError) as e:
+    reason = (getattr(e, "message", None) or str(e)).strip().splitlines()[0]
+    kept = (f"{manager.latest_checkpoint} is kept" if manager.latest_checkpoint
+            else "no earlier checkpoint exists")
+    raise CheckpointWriteError(
+        f"could not write the checkpoint of step {global_step} into {manager.directory} ({reason}); "
+        f"{kept}. Free space there and run the same command to resume.") from None
 
 
 def duration(seconds):

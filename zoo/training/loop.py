@@ -63,7 +63,7 @@ def fit(config, strategy=None, spec=None, download=True, evaluator=None, log=pri
   strategy = strategy or tf.distribute.get_strategy()
   spec = spec or models.get_model(config.model)
   chief = distribute.is_chief(strategy)
-  image_shape = trainer_lib.check(config, spec)
+  image_shape = trainer_lib.check(config, spec, download)
   with runlock.hold(config.logdir, log) if chief else contextlib.nullcontext():
     latest = _check_resumable(config, log)
     log(f"Training {config.model} on {config.dataset} with --strategy={config.strategy} "
@@ -171,7 +171,7 @@ def _save_unless_saved(manager, global_step):
   save (during a later hook, or the summary flush) still gets this step saved before the loop stops."""
   latest = manager.latest_checkpoint
   if latest is None or latest.rsplit("-", 1)[-1] != str(global_step):
-    manager.save(checkpoint_number=global_step)
+    hooks_lib.save_checkpoint(manager, global_step)
 
 
 def _summary(config, steps, seconds):

@@ -14,11 +14,17 @@ from zoo.training import state as state_lib
 from zoo.training import step as step_lib
 
 
-def check(config, spec=None):
-  """Checks a run's settings against its model and data shape before anything is built or read;
-  returns the image shape. Raises ValueError with one line naming the setting."""
+def check(config, spec=None, download=True):
+  """Checks a run's settings against its model and its data (prepared, the split's size, the image
+  shape) before anything is built or written; returns the image shape. Raises ValueError or
+  DataUnavailableError with one line naming the setting."""
   spec = spec or models.get_model(config.model)
   image_shape = data.image_shape(config.dataset, config.image_size, config.data_dir)
+  if not data.is_folder(config.dataset):  # a folder's images are counted as they are decoded
+    examples = data.num_examples(config.dataset, config.train_split, config.data_dir, download=download)
+    if examples < config.batch_size:
+      raise ValueError(f"--batch_size={config.batch_size} is larger than the {examples} examples of "
+                       f"{config.dataset}:{config.train_split}.")
   if spec.check_options is not None:
     spec.check_options(config, image_shape)
   if spec.pretraining is not None:
