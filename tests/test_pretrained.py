@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.conftest import DATA_DIR
 from tests.helpers import run_module, smoke_config
 from zoo import explore, pretrained, training
 
@@ -267,3 +268,25 @@ def test_restore_and_export_take_a_package_as_they_take_its_run(tool_packages, t
   z = pretrained.load("dcgan/mnist").noise(2, seed=0)
   served = tf.saved_model.load(saved_model).signatures["serving_default"](z=tf.constant(z))["images"]
   np.testing.assert_array_equal(served.numpy()[:, 2:30, 2:30], pretrained.load("dcgan/mnist")(z))
+
+
+def test_evaluate_scores_a_package_as_the_run_it_was_made_of(packages):
+  from zoo import evaluate
+  _, runs_by_name = packages
+  record = evaluate.evaluate_package("dcgan/mnist", num_samples=200, data_dir=DATA_DIR, bootstrap=0)
+  from_run = evaluate.evaluate_run(runs_by_name["dcgan/mnist"], num_samples=200, data_dir=DATA_DIR,
+                                   bootstrap=0)
+  assert record["pretrained"] == "dcgan/mnist" and record["protocol"]["num_samples"] == 200
+  # the same G (the run's EMA generator, float32 in the package), the same noise, the same protocol
+  assert record["metrics"]["fid"] == pytest.approx(from_run["metrics"]["fid"], rel=1e-3)
+  assert record["metrics"]["recall"] == pytest.approx(from_run["metrics"]["recall"], abs=1e-3)
+
+
+def test_evaluate_scores_npz_samples_of_a_padded_run_at_the_datasets_size(packages, tmp_path):
+  from zoo import evaluate, sample
+  _, runs_by_name = packages
+  out = str(tmp_path / "s.npz")
+  samples = sample.write_samples(runs_by_name["dcgan/mnist"], 100, out)
+  assert samples.shape[1:] == (28, 28, 1)
+  record = evaluate.evaluate_npz(out, logdir=runs_by_name["dcgan/mnist"], data_dir=DATA_DIR, bootstrap=0)
+  assert np.isfinite(record["metrics"]["fid"])

@@ -4,6 +4,7 @@
   python -m zoo.evaluate --npz=samples.npz --dataset=mnist --data_dir=../shared/tensorflow_datasets
   python -m zoo.evaluate --npz=samples.npz --dataset=mnist --image_size=32 --image_resize=pad
   python -m zoo.evaluate --npz=samples.npz --logdir=runs/dcgan_mnist   # dataset, size, resize of the run
+  python -m zoo.evaluate --pretrained=dcgan/mnist                        # a package, as its card was scored
   python -m zoo.evaluate --compare runs/a/eval.json runs/b/eval.json     # differences with intervals
 
 Samples of side S are compared with the test split sent to S by the run's --image_resize (area or pad),
@@ -41,6 +42,8 @@ def define_flags():
   """Defined only when run as a script, so importing this module never clashes with other CLIs' flags."""
   flags.DEFINE_string("logdir", None, "Run folder written by zoo.train (with --npz: only read for its "
                       "dataset, data_dir, image_size and image_resize).")
+  flags.DEFINE_string("pretrained", None, "A pretrained package to score as its card was scored, e.g. "
+                      "dcgan/mnist (python -m zoo.sample --list_pretrained lists them).")
   flags.DEFINE_string("npz", None, "Instead of a run's samples: an .npz holding uint8 images [N, H, W, C] "
                       "(key 'images', or its only array).")
   flags.DEFINE_string("dataset", None, "Dataset to compare with (default: the run's; with --npz required "
@@ -79,8 +82,8 @@ def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extra
   config = runs.load_config(logdir)
   spec = models.get_model(config.model)
   sampling.check_samples_from_noise(spec)
-  checkpoint = runs.latest_checkpoint(logdir, doing="scoring")
-  generator, config = runs.restore_generator(logdir, use_ema, checkpoint=checkpoint)
+  restored = runs.restore_generator_and_path(logdir, use_ema, doing="scoring")
+  generator, config, step = restored.generator, restored.config, restored.step
   dataset = dataset or config.dataset
   evaluator = _evaluator(dataset, data_dir or config.data_dir, feature_extractor, inception_weights,
                          config.image_size, _image_resize(config), resize)
@@ -88,13 +91,37 @@ def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extra
   labels = sampling.cycling_labels(num_samples, classes) if classes else None
   samples = sampling.generate(generator, config, num_samples, seed=seed, labels=labels)
   metrics, per_class, intervals = evaluator.score_with_intervals(samples, labels, bootstrap=bootstrap)
-  step = runs.gan_step(checkpoint)
   record = {"metrics": metrics, "intervals": intervals, "protocol": evaluator.protocol(num_samples, seed),
             "model": config.model, "logdir": logdir, "step": step,
             "images_seen": runs.images_seen(config, step), "num_samples": num_samples,
             "noise_seed": seed, "ema": use_ema and runs.has_ema(config), **evaluator.describe(),
             "seconds": round(time.time() - began, 1)}
   return _with_classes(record, per_class, dataset, data_dir or config.data_dir, "cycling 0..K-1")
+
+
+def evaluate_package(name, num_samples=10000, data_dir=None, seed=0, feature_extractor="auto",
+                     inception_weights=None, resize="clean", bootstrap=DEFAULT_BOOTSTRAP) -> dict:
+  """Scores pretrained package `name` (zoo/pretrained.py) as its card was scored; returns the record."""
+  from zoo import models, pretrained, runs, sampling
+  if num_samples < 2:
+    raise ValueError(f"--num_samples must be at least 2 (better thousands), got {num_samples}.")
+  began = time.time()
+  package = pretrained.load(name)  # every file checked against its sha256
+  config = runs.package_config(name, data_dir)
+  spec = models.get_model(config.model)
+  sampling.check_samples_from_noise(spec)
+  evaluator = _evaluator(config.dataset, data_dir, feature_extractor, inception_weights, config.image_size,
+                         _image_resize(config), resize)
+  classes = spec.num_classes(config)
+  labels = sampling.cycling_labels(num_samples, classes) if classes else None
+  samples = sampling.generate(package.model, config, num_samples, seed=seed, labels=labels)
+  metrics, per_class, intervals = evaluator.score_with_intervals(samples, labels, bootstrap=bootstrap)
+  training = package.card.get("training", {})
+  record = {"metrics": metrics, "intervals": intervals, "protocol": evaluator.protocol(num_samples, seed),
+            "model": config.model, "pretrained": name, "step": training.get("steps"),
+            "images_seen": training.get("images_seen"), "num_samples": num_samples, "noise_seed": seed,
+            **evaluator.describe(), "seconds": round(time.time() - began, 1)}
+  return _with_classes(record, per_class, config.dataset, data_dir, "cycling 0..K-1")
 
 
 def _with_classes(record, per_class, dataset, data_dir, labels):
@@ -127,6 +154,10 @@ def evaluate_npz(path, dataset=None, data_dir=None, feature_extractor="auto", in
     image_size = config.image_size if image_size is None else image_size
     image_resize = image_resize or _image_resize(config)
   images = read_npz_images(path)
+  if logdir and image_resize == "pad" and getattr(images, "ndim", 0) == 4 and image_size != images.shape[1]:
+    from zoo import sampling  # zoo.sample gives a pad run's samples at the dataset's own size
+    if tuple(images.shape[1:3]) == sampling.dataset_size(config):
+      image_size = images.shape[1]
   labels = read_npz_labels(path)
   if not told and image_size in (None, 0, getattr(images, "shape", (0, 0))[1]):
     check_pad_border(images, dataset, data_dir)
@@ -363,12 +394,20 @@ def main(argv):
     sys.exit(f"error: --bootstrap must be 0 (no intervals) or a number of resamples, got {FLAGS.bootstrap}.")
   cli.quiet_library_logs()
   try:
-    check_arguments(FLAGS.logdir, FLAGS.npz, FLAGS.dataset, FLAGS.image_size, FLAGS.image_resize)
+    if not FLAGS.pretrained:
+      check_arguments(FLAGS.logdir, FLAGS.npz, FLAGS.dataset, FLAGS.image_size, FLAGS.image_resize)
+    elif FLAGS.logdir or FLAGS.npz:
+      raise ValueError("--pretrained scores a package: leave out --logdir and --npz.")
   except (ValueError, FileNotFoundError) as e:
     sys.exit(f"error: {e}")
   from zoo import data
   try:
-    if FLAGS.npz:
+    if FLAGS.pretrained:
+      record = evaluate_package(FLAGS.pretrained, FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed,
+                                FLAGS.feature_extractor, FLAGS.inception_weights, FLAGS.resize,
+                                FLAGS.bootstrap)
+      output = FLAGS.output
+    elif FLAGS.npz:
       record = evaluate_npz(FLAGS.npz, FLAGS.dataset, FLAGS.data_dir, FLAGS.feature_extractor,
                             FLAGS.inception_weights, FLAGS.image_size, FLAGS.image_resize, FLAGS.logdir,
                             FLAGS.resize, FLAGS.bootstrap)
