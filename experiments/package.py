@@ -32,7 +32,7 @@ NOTE_FIELDS = ("article", "intended_use", "limitations", "departures")
 
 
 def make_package(logdir, name, root=None, command="", evaluation=None, notes=None, truncation=None,
-                 use_ema=True, log=print):
+                 use_ema=True, log=print, check=None):
   """Writes package `name` from run `logdir` under `root` (default the zoo's own zoo/pretrained/);
   returns its folder. `evaluation`, `notes`, `truncation`: the dicts described in the module docstring."""
   from zoo import export, models, pretrained, runs
@@ -51,7 +51,7 @@ def make_package(logdir, name, root=None, command="", evaluation=None, notes=Non
                     os.path.join(staging, pretrained.CONFIG_FILE))
     if "compress" in spec.tools:
       _copy_codec(logdir, restored.path, staging)
-    card = make_card(config, spec, restored, name, command, evaluation, notes, truncation, use_ema)
+    card = make_card(config, spec, restored, name, command, evaluation, notes, truncation, use_ema, check)
     with open(os.path.join(staging, pretrained.CARD_FILE), "w") as f:
       f.write(json.dumps(card, indent=2, sort_keys=True) + "\n")
     with open(os.path.join(staging, pretrained.CARD_TEXT), "w") as f:
@@ -78,7 +78,8 @@ def _copy_codec(logdir, checkpoint, staging):
   shutil.copytree(folder, os.path.join(staging, pretrained.CODEC_FOLDER, os.path.basename(folder)))
 
 
-def make_card(config, spec, restored, name, command, evaluation, notes, truncation, use_ema=True):
+def make_card(config, spec, restored, name, command, evaluation, notes, truncation, use_ema=True,
+              check=None):
   """card.json's facts: provenance, data, training, metrics with their protocol, and what `zoo.load` needs."""
   from zoo import pretrained, runs, sampling
   notes = dict(notes or {})
@@ -103,10 +104,26 @@ def make_card(config, spec, restored, name, command, evaluation, notes, truncati
   if evaluation:
     card["evaluation"] = evaluation
     card["headline"] = headline(evaluation)
+  if check:
+    card["quality_check"] = quality_check(check)
   if truncation:
     card["truncation"] = [{"truncation": report.get("truncation"), "metrics": report.get("metrics"),
                            "intervals": report.get("intervals")} for report in truncation]
   return card
+
+
+# What CI's quality test (tests/test_pretrained_quality.py) allows between its score of the package and
+# the card's: the same G, noise and protocol give the same numbers up to the kernels' rounding on
+# another CPU, far inside these; a broken sampler, export, EMA or preprocessing moves FID by much more.
+QUALITY_TOLERANCE = {"fid_relative": 0.05, "fid_absolute": 0.5, "recall_absolute": 0.03}
+
+
+def quality_check(report):
+  """The card's quality_check: the package's own `zoo.evaluate --pretrained` report of a few thousand
+  samples (no bootstrap), with the tolerance CI holds later scores to."""
+  return {"num_samples": report["num_samples"], "noise_seed": report["noise_seed"],
+          "metrics": {name: report["metrics"][name] for name in ("fid", "recall")},
+          "protocol": report.get("protocol"), "tolerance": QUALITY_TOLERANCE}
 
 
 def headline(evaluation):
@@ -212,11 +229,14 @@ def main(argv=None):
   parser.add_argument("--eval", default=None)
   parser.add_argument("--notes", default=None)
   parser.add_argument("--truncation", default=None)
+  parser.add_argument("--check", default=None, help="zoo.evaluate --pretrained report of the package "
+                      "itself (2,000 samples), for CI's quality test.")
   parser.add_argument("--use_ema", default=True, type=lambda text: text.lower() not in ("0", "false", "no"))
   args = parser.parse_args(argv)
   try:
     folder = make_package(args.logdir, args.name, args.root, args.command, _read_json(args.eval),
-                          _read_json(args.notes), _read_json(args.truncation), args.use_ema)
+                          _read_json(args.notes), _read_json(args.truncation), args.use_ema,
+                          check=_read_json(args.check))
   except (ValueError, OSError) as e:
     sys.exit(f"error: {e}")
   print(f"wrote {folder} ({_size(folder) / 1e6:.2f} MB)")
