@@ -25,17 +25,18 @@ def internet_reachable(host="storage.googleapis.com", timeout_s=3.0) -> bool:
 
 
 def _unavailable(dataset, data_dir, reason):
-  if data_dir:  # the user pointed at a directory: the dataset is what is missing, not the flag
-    prepared = sorted(name for name in os.listdir(data_dir) if os.path.isdir(os.path.join(data_dir, name))) \
-        if os.path.isdir(data_dir) else []
+  prepared = sorted(name for name in os.listdir(data_dir) if os.path.isdir(os.path.join(data_dir, name))) \
+      if data_dir and os.path.isdir(data_dir) else []
+  if prepared:  # the directory holds other datasets: this one is what is missing, not the flag
     return DataUnavailableError(
         f"Dataset {dataset!r} is not prepared in {data_dir} and could not be downloaded ({reason}). "
         f"Prepare it there where there is internet (tfds build {dataset} --data_dir={data_dir}), or train "
-        f"on a dataset that is: --dataset={' or --dataset='.join(prepared) if prepared else 'folder'}.")
+        f"on a dataset that is: --dataset={' or --dataset='.join(prepared)}.")
+  where = data_dir or "TFDS's default directory (~/tensorflow_datasets)"
   return DataUnavailableError(
-      f"Dataset {dataset!r} is not prepared in TFDS's default directory (~/tensorflow_datasets) and could "
-      f"not be downloaded ({reason}). Point --data_dir (or the {DATA_DIR_ENV} environment variable) at a "
-      f"directory that holds the prepared TFDS dataset, e.g. --data_dir=../shared/tensorflow_datasets.")
+      f"Dataset {dataset!r} is not prepared in {where} and could not be downloaded ({reason}). Point "
+      f"--data_dir (or the {DATA_DIR_ENV} environment variable) at a directory that holds the prepared "
+      f"TFDS dataset, e.g. --data_dir=../shared/tensorflow_datasets.")
 
 
 def _tfds_name(dataset: str) -> str:
