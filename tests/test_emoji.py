@@ -138,3 +138,12 @@ def test_cli_without_the_font_fails_with_one_line(tmp_path):
   assert result.stderr.strip().splitlines()[-1] == (
       f"error: The Noto Color Emoji font {tmp_path / 'missing.ttf'} is not installed: run `apt-get install "
       "fonts-noto-color-emoji` (or set $ZOO_EMOJI_FONT to a copy of NotoColorEmoji.ttf).")
+
+
+def test_the_emoji_set_brings_its_own_size_to_any_models_defaults():
+  from zoo import config as config_lib
+  config = config_lib.resolve("dcgan", "", {"dataset": "emoji"})  # dcgan's defaults pad digits to 32
+  assert (config.image_size, config.image_resize) == (64, "area")
+  flagged = config_lib.resolve("dcgan", "", {"dataset": "emoji", "image_size": 32})
+  assert (flagged.image_size, flagged.image_resize) == (32, "area")
+  assert config_lib.resolve("dcgan", "", {}).image_resize == "pad"  # MNIST keeps the model's defaults

@@ -1,7 +1,8 @@
 """The resolved configuration of one training run.
 
 Layers, lowest first: the trainer's defaults (the fields below), the model's `tuning` (per-host speed
-settings), the model's `defaults` (its experiment), the recipe named by `--recipe` if it is not the
+settings), the model's `defaults` (its experiment), what the chosen dataset needs (its
+`DatasetInfo.defaults`, e.g. the emoji's 64x64 side), the recipe named by `--recipe` if it is not the
 default one, then the user's flags. The result is written to `<logdir>/config.json`; `zoo.sample`,
 `zoo.export`, `zoo.evaluate` and a resumed run read it back from there, so a run folder describes itself.
 
@@ -15,6 +16,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from zoo import hardware
 from zoo import models
+from zoo.data import datasets
 from zoo.recipe import ada
 from zoo.recipe import augment
 from zoo.recipe import losses
@@ -141,7 +143,9 @@ def resolve(model: str, logdir: str, overrides: Mapping[str, Any], spec=None) ->
   recipe = dict(_recipe(spec, recipe_name))
   recipe_options = recipe.pop("options", {})
   options = resolve_options(spec, {**recipe_options, **given.pop("options", {})})
-  values = {**dict(spec.tuning), **dict(spec.defaults), **recipe, **given}
+  dataset = given.get("dataset", recipe.get("dataset", spec.defaults.get("dataset", "mnist")))
+  dataset_defaults = dict(datasets.DATASETS[dataset].defaults) if dataset in datasets.DATASETS else {}
+  values = {**dict(spec.tuning), **dict(spec.defaults), **dataset_defaults, **recipe, **given}
   if values.get("precision", "auto") == "auto":
     values["precision"] = hardware.auto_precision(values.get("strategy", "default"))
   if values.get("data_dir"):

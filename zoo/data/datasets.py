@@ -1,7 +1,7 @@
 """The dataset names the zoo knows, and the errors that say why data could not be read."""
 import dataclasses
 import os
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 DATA_DIR_ENV = "TFDS_DATA_DIR"
 
@@ -12,6 +12,9 @@ class DatasetInfo:
   center_crop: Optional[int] = None  # square crop (pixels) taken before resizing, for face photos
   channels: Optional[int] = None  # folders: 1 or 3 forced; None: detected from the images
   rendered: bool = False  # a folder the zoo makes itself (emoji): found or made by `zoo.data.folder_root`
+  # TrainConfig settings this dataset needs whatever the model's defaults are (flags and --recipe still
+  # win), e.g. the emoji's own 64x64 side where a model's defaults pad 28x28 digits to 32x32.
+  defaults: Tuple[Tuple[str, Any], ...] = ()
 
   @property
   def is_folder(self) -> bool:
@@ -28,7 +31,8 @@ DATASETS = {
     "folder_rgb": DatasetInfo(None, channels=3),
     "folder_gray": DatasetInfo(None, channels=1),
     # The Noto Color Emoji font rendered at 64x64, labelled by Unicode emoji group (zoo/data/emoji.py).
-    "emoji": DatasetInfo(None, channels=3, rendered=True),
+    "emoji": DatasetInfo(None, channels=3, rendered=True,
+                         defaults=(("image_size", 64), ("image_resize", "area"))),
 }
 
 
