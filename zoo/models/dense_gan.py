@@ -43,7 +43,14 @@ ARTICLE = {"g_learning_rate": 1e-4, "d_learning_rate": 1e-4, "ema_decay": 0.0,
                        "discriminator_units": (128, 128), "discriminator_activation": "relu",
                        "discriminator_dropout": 0.0}}
 LEAKY_SLOPE = 0.2
-TUNING = {"steps_per_call": 20}  # small layers: per-call overhead dominates, so amortise it
+TUNING = {
+    "steps_per_call": 20,  # small layers: per-call overhead dominates, so amortise it
+    # float32 whatever --precision=auto would pick. On the AVX512-BF16 EPYC the default run took 5.8 min
+    # in float32 (FID 10.3, recall 0.71) against 19.9 min in mixed bfloat16 (FID 12.0, recall 0.72; the
+    # other core busy in both): oneDNN's bfloat16 is slower for these small matrices, and its rounding
+    # cost quality (docs/dense_gan.md).
+    "precision": "float32",
+}
 OPTIONS = {
     "generator_batch_norm": Option(True, "BatchNorm before each hidden ReLU of G (not the article's; "
                                    "without it G collapses, docs/dense_gan.md)."),
