@@ -1,10 +1,12 @@
 """Whole training steps with zoo.accel's fast paths on and off, at each model's defaults.
 
   TF_CPP_MIN_LOG_LEVEL=2 python -m benchmarks.fast_kernels --models=dcgan,dense_gan
+  TF_ENABLE_ONEDNN_OPTS=0 python -m benchmarks.fast_kernels --kernel_precision=float32   # Eigen kernels
 
 For each model, the shared trainer at the model's defaults (its precision is --precision=auto's choice on
 this host, its split a slice of MNIST) runs with --fast_kernels=off, with each fast path alone (one
-layer class given its fast kernel, or the fused Adam), and with --fast_kernels=auto (everything). Cases
+layer class given its fast kernel, or the fused Adam), with --fast_kernels=auto (everything), and with
+everything but one path (paths interact: what "all" loses without one is that path's share). Cases
 are interleaved round by round, so a machine shared with other jobs slows them alike; a speed-up is
 the median of the per-round ratios to "off", in images per wall-clock second and per CPU-second of
 this process (the latter varies less on a loaded machine). The first line names the host: its CPU,
@@ -23,6 +25,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("models", ["dcgan", "dense_gan"], "Registered models to time at their defaults.")
 flags.DEFINE_integer("kernel_rounds", 5, "Interleaved rounds.")
 flags.DEFINE_integer("kernel_steps", 24, "Training steps per case and round.")
+flags.DEFINE_string("kernel_precision", "", "A precision for every model instead of its default, e.g. "
+                    "float32 with TF_ENABLE_ONEDNN_OPTS=0 to time TensorFlow's Eigen kernels on any CPU.")
 
 TRAIN_SPLIT = "train[:2560]"
 
@@ -35,6 +39,10 @@ def _paths():
     cases[f"{keras_class.__name__} only"] = ("on", (keras_class,), False)
   cases["fused Adam only"] = ("on", (), True)
   cases["auto (all)"] = ("auto", None, True)
+  for keras_class in accel.FAST_CLASSES:  # paths can interact: each one's share of "all"
+    others = tuple(c for c in accel.FAST_CLASSES if c is not keras_class)
+    cases[f"all but {keras_class.__name__}"] = ("auto", others, True)
+  cases["all but fused Adam"] = ("auto", None, False)
   return cases
 
 
@@ -42,7 +50,8 @@ def _runner(model, case, fast_kernels, classes, fused_adam):
   import keras
   from zoo import accel, training
   from zoo import config as config_lib
-  values = {"data_dir": FLAGS.data_dir, "train_split": TRAIN_SPLIT, "fast_kernels": "off"}
+  values = {"data_dir": FLAGS.data_dir, "train_split": TRAIN_SPLIT, "fast_kernels": "off",
+            **({"precision": FLAGS.kernel_precision} if FLAGS.kernel_precision else {})}
   config = config_lib.resolve(model, f"/tmp/benchmarks_fast_kernels/{model}/{case}", values)
   trainer = training.GANTrainer(config)
   state = trainer.state

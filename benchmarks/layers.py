@@ -45,9 +45,6 @@ def _layer_cases():
   def convolution(filters):
     return lambda: keras.layers.Conv2D(filters, 4, strides=2, padding="same")
   return [
-      ("BatchNormalization", keras.layers.BatchNormalization, shape)
-      for shape in [(8192,), (8, 8, 256), (16, 16, 128), (32, 32, 64)]
-  ] + [
       (f"Conv2DTranspose(->{filters}, 4, 2)", transposed(filters), shape)
       for filters, shape in [(256, (4, 4, 512)), (128, (8, 8, 256)), (64, (16, 16, 128)), (1, (32, 32, 64)),
                              (128, (4, 4, 256)), (64, (8, 8, 128)), (1, (16, 16, 64))]
@@ -56,8 +53,6 @@ def _layer_cases():
       for filters, shape in [(64, (64, 64, 1)), (128, (32, 32, 64)),
                              (64, (32, 32, 1)), (128, (16, 16, 64)), (256, (8, 8, 128)),
                              (32, (28, 28, 16)), (64, (14, 14, 32))]
-  ] + [
-      ("Dropout(0.3)", lambda: keras.layers.Dropout(0.3), shape) for shape in [(32, 32, 64), (16, 16, 128)]
   ]
 
 

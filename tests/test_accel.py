@@ -13,10 +13,6 @@ def _fast(layer, mode="auto"):
   return accel.accelerate(layer, mode)
 
 
-def _fast_batch_norm():
-  return _fast(keras.layers.BatchNormalization())
-
-
 def _pair(make_fast, make_stock, input_shape, policy="float32"):
   """The same layer built twice, fast and stock, with identical weights."""
   with hardware.precision_policy(policy):
@@ -44,37 +40,6 @@ def _run(layer, inputs, training):
     outputs = layer(inputs, training=training)
     loss = _weighted_sum(outputs)
   return outputs, tape.gradient(loss, [inputs] + layer.trainable_weights)
-
-
-@pytest.mark.parametrize("shape", [(16, 40), (8, 6, 6, 12)])
-@pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_matches_keras(shape, training):
-  fast, stock = _pair(_fast_batch_norm, keras.layers.BatchNormalization, shape)
-  inputs = tf.random.stateless_normal(shape, seed=[1, 2]) * 3.0 + 1.0
-  fast_out, fast_grads = _run(fast, inputs, training)
-  stock_out, stock_grads = _run(stock, inputs, training)
-  np.testing.assert_allclose(fast_out, stock_out, rtol=1e-4, atol=1e-4)
-  for f, s in zip(fast_grads, stock_grads):
-    np.testing.assert_allclose(f, s, rtol=1e-3, atol=1e-3)
-  np.testing.assert_allclose(fast.moving_mean, stock.moving_mean, rtol=1e-5, atol=1e-6)
-  np.testing.assert_allclose(fast.moving_variance, stock.moving_variance, rtol=1e-5, atol=1e-6)
-
-
-def test_batch_norm_in_bfloat16_keeps_float32_statistics():
-  shape = (32, 4, 4, 8)
-  fast, stock = _pair(_fast_batch_norm, keras.layers.BatchNormalization, shape,
-                      policy="mixed_bfloat16")
-  inputs = tf.random.stateless_normal(shape, seed=[3, 4]) * 2.0 + 5.0
-  fast_out = fast(inputs, training=True)
-  stock_out = stock(inputs, training=True)
-  assert fast_out.dtype == tf.bfloat16 and fast.moving_mean.dtype == "float32"
-  np.testing.assert_allclose(tf.cast(fast_out, tf.float32), tf.cast(stock_out, tf.float32), atol=0.05)
-  np.testing.assert_allclose(fast.moving_mean, stock.moving_mean, rtol=1e-2)
-
-
-def test_synchronized_batch_norm_uses_the_keras_path():
-  layer = _fast(keras.layers.BatchNormalization(synchronized=True))
-  assert not layer._fusable(tf.zeros([4, 3]), None)
 
 
 def _op_types(fn, *args):
@@ -259,26 +224,6 @@ def test_transposed_convolution_with_another_kernel_uses_keras():
   assert "Conv2DBackpropInput" in ops and "DepthToSpace" not in ops
 
 
-def test_dropout_drops_at_its_rate_and_rescales():
-  layer = _fast(keras.layers.Dropout(0.3, seed=7))
-  inputs = tf.ones([1000, 1000])
-  outputs = layer(inputs, training=True).numpy()
-  dropped = np.mean(outputs == 0)
-  assert abs(dropped - 0.3) < 0.002, dropped  # ~5 standard errors
-  np.testing.assert_allclose(outputs[outputs != 0], 1 / 0.7, rtol=1e-6)
-  again = layer(inputs, training=True).numpy()
-  assert 0.55 < np.mean((outputs == 0) == (again == 0)) < 0.6  # a fresh mask each call (0.58 expected)
-  np.testing.assert_array_equal(layer(inputs, training=False), inputs)
-
-
-def test_dropout_masks_odd_sizes_and_keeps_dtype():
-  with hardware.precision_policy("mixed_bfloat16"):
-    layer = _fast(keras.layers.Dropout(0.5, seed=1))
-  outputs = layer(tf.ones([3, 5, 7]), training=True)
-  assert outputs.shape == (3, 5, 7) and outputs.dtype == tf.bfloat16
-  assert set(np.unique(tf.cast(outputs, tf.float32).numpy())) == {0.0, 2.0}
-
-
 def test_off_keeps_keras_layers_and_on_forces_the_matmul_paths():
   with hardware.precision_policy("float32"):
     stock = accel.accelerate(keras.layers.Conv2DTranspose(6, 4, strides=2, padding="same"), "off")
@@ -298,7 +243,9 @@ def test_accelerate_keeps_weights_config_and_checkpoint_keys(tmp_path):
     x = keras.layers.LeakyReLU(negative_slope=0.2)(keras.layers.BatchNormalization()(x))
     return keras.Model(inputs, keras.layers.Dropout(0.2)(x))
   stock, fast = build(), accel.accelerate(build())
-  assert all(type(layer).__module__.startswith("zoo.accel") for layer in fast.layers[1:])
+  assert [type(layer).__module__.startswith("zoo.accel") for layer in fast.layers[1:]] == [
+      True, True, False, False, False]  # the convolutions; BatchNorm, LeakyReLU and Dropout stay Keras'
+
   unnamed = lambda model: [{k: v for k, v in layer.get_config().items() if k != "name"}  # noqa: E731
                            for layer in model.layers]
   assert unnamed(fast) == unnamed(stock)
@@ -309,11 +256,3 @@ def test_accelerate_keeps_weights_config_and_checkpoint_keys(tmp_path):
   tf.train.Checkpoint(model=restored).read(path).assert_consumed()
   batch = tf.random.stateless_normal([2, 4, 4, 3], seed=[0, 1])
   np.testing.assert_allclose(restored(batch, training=False), fast(batch, training=False), atol=1e-5)
-
-
-def test_leaky_relu_matches_keras_values_and_gradients():
-  inputs = tf.random.stateless_normal([4, 5, 5, 3], seed=[8, 9])
-  fast_out, fast_grads = _run(_fast(keras.layers.LeakyReLU(negative_slope=0.2)), inputs, True)
-  stock_out, stock_grads = _run(keras.layers.LeakyReLU(negative_slope=0.2), inputs, True)
-  np.testing.assert_array_equal(fast_out, stock_out)
-  np.testing.assert_array_equal(fast_grads[0], stock_grads[0])

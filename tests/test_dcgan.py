@@ -158,12 +158,12 @@ def _losses_and_gradients(config, initial, batch):
 
 
 def test_fast_kernels_compute_the_step_keras_layers_compute(tmp_path, data_dir):
-  # float32 and no dropout: the two differ only in summation order (the fused BatchNorms, LeakyReLU's
-  # gradient read from its output, the convolutions' matrix-product paths, forced on whatever the CPU;
-  # each tested against Keras in tests/test_accel.py). Gradients, not trained weights, are compared,
+  # float32 and no dropout: the two differ only in summation order (the convolutions' matrix-product
+  # paths, forced on whatever the CPU; each tested against Keras in tests/test_accel.py). Gradients, not
+  # trained weights, are compared,
   # Adam turning the rounding of a near-zero gradient into a full step of either sign; and by direction
   # and norm, since a rounding that flips a ReLU whose input is near 0 moves single elements by ~0.2%
-  # of the largest (seen with the fused BatchNorm and the matrix-product ConvT alike).
+  # of the largest (seen with the matrix-product ConvT).
   config = mnist_config(tmp_path, data_dir, precision="float32", fast_kernels="on",
                         options={"discriminator_dropout": "0"})
   fast_trainer = training.GANTrainer(config, spec=dcgan.SPEC)

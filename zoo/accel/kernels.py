@@ -3,8 +3,6 @@
 Profiling dcgan's step (docs/performance.md, "Where dcgan's step time went") found Keras 3 layers
 spending far more time than their arithmetic needs on CPUs:
 
-- `BatchNormalization` computes batch statistics and normalises with ~15 element-wise ops, each a pass
-  over memory in float32; TensorFlow's fused kernel does it in one (Keras 2 used it, Keras 3 dropped it).
 - `Conv2DTranspose` with a 4x4 kernel and stride 2 on a small input (a generator's first upsampling,
   4x4 or 8x8 with hundreds of channels) runs in bfloat16 at a fraction of the speed of the same
   arithmetic as a matrix product, which is what it becomes here.
@@ -14,8 +12,10 @@ spending far more time than their arithmetic needs on CPUs:
   forward pass and `Conv2D`'s input gradient run as matrix products, one per output pixel phase.
 
 `accelerate(model, mode)` gives each such layer of a built model the subclass below that overrides its
-`call`; a subclass falls back to Keras' call wherever its fast path does not apply (synchronised
-BatchNorm, other kernel sizes, masks, ...).
+`call`; a subclass falls back to Keras' call wherever its fast path does not apply (other kernel sizes,
+dtypes, shapes). Paths that gained less than 1.2x on the whole step on every host measured were deleted
+(`python -m benchmarks.fast_kernels`; docs/performance.md): a fused BatchNorm, a 16-bit Dropout mask, and
+LeakyReLU's gradient from its output.
 """
 import functools
 
@@ -93,42 +93,6 @@ def transposed_convolution_by_matmul(mode, dtype, height, width, in_channels, ou
 def _is_4x4_stride_2_same(layer):
   return (tuple(layer.kernel_size) == (4, 4) and tuple(layer.strides) == (2, 2) and layer.padding == "same"
           and tuple(layer.dilation_rate) == (1, 1) and layer.data_format == "channels_last")
-
-
-class BatchNormalization(keras.layers.BatchNormalization):
-  """Keras' BatchNormalization, run by TensorFlow's fused kernel when it is not synchronised.
-
-  Statistics are computed in float32 whatever the input dtype, and the moving variance is updated with
-  the biased batch variance, both as Keras does. A synchronised layer (several replicas) needs the
-  cross-replica reduction only Keras' path has, and uses it.
-  """
-
-  def call(self, inputs, training=None, mask=None):
-    if not self._fusable(inputs, mask):
-      return super().call(inputs, training=training, mask=mask)
-    channels = inputs.shape[-1]
-    images = tf.reshape(inputs, [-1, 1, 1, channels]) if inputs.shape.rank == 2 else inputs
-    gamma = tf.cast(self.gamma, tf.float32) if self.scale else tf.ones([channels])
-    beta = tf.cast(self.beta, tf.float32) if self.center else tf.zeros([channels])
-    if training and self.trainable:
-      outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
-          images, gamma, beta, epsilon=self.epsilon, is_training=True)
-      count = tf.cast(tf.size(images) // channels, tf.float32)
-      variance = unbiased_variance * (count - 1.0) / count  # the kernel applies Bessel's correction
-      self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-      self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
-    else:
-      outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
-          images, gamma, beta, mean=self.moving_mean, variance=self.moving_variance,
-          epsilon=self.epsilon, is_training=False)
-    return tf.cast(tf.reshape(outputs, tf.shape(inputs)), self.compute_dtype)
-
-  def _fusable(self, inputs, mask):
-    rank = inputs.shape.rank
-    return (not self.synchronized and not self.renorm and mask is None
-            and rank in (2, 4) and self.axis in (-1, rank - 1)
-            # the fused kernel's smallest epsilon
-            and self.epsilon >= 1.001e-5)
 
 
 class Conv2DTranspose(keras.layers.Conv2DTranspose):
@@ -282,54 +246,6 @@ def upsample_4x4_stride_2(inputs, kernel):
   return outputs
 
 
-class LeakyReLU(keras.layers.LeakyReLU):
-  """Keras' LeakyReLU, with its gradient computed from its output instead of its input.
-
-  The same values (the output has the input's sign, for a positive slope). Reading the output lets
-  TensorFlow's graph optimiser fuse a preceding Conv2D + BiasAdd with the activation.
-  """
-
-  def call(self, inputs):
-    if self.negative_slope <= 0:
-      return super().call(inputs)
-    return _leaky_relu_with_output_gradient(inputs, self.negative_slope)
-
-
-def _leaky_relu_with_output_gradient(inputs, slope):
-  @tf.custom_gradient
-  def leaky_relu(features):
-    outputs = tf.nn.leaky_relu(features, alpha=slope)
-
-    def gradient(upstream):
-      return tf.raw_ops.LeakyReluGrad(gradients=upstream, features=outputs, alpha=slope)
-    return outputs, gradient
-  return leaky_relu(inputs)
-
-
-class Dropout(keras.layers.Dropout):
-  """Keras' Dropout, deciding keep or drop from 16 random bits per element instead of a float32 draw.
-
-  The drop probability is rate rounded to a multiple of 2**-16 (0.3 becomes 0.300003).
-  """
-
-  def call(self, inputs, training=False):
-    if not (training and 0 < self.rate < 1 and self.noise_shape is None):
-      return super().call(inputs, training=training)
-    size = tf.size(inputs)
-    seed = tf.cast(tf.math.floormod(self.seed_generator.next(), tf.int32.max - 1), tf.int32)
-    words = tf.random.stateless_uniform([(size + 1) // 2], seed, minval=None, maxval=None, dtype=tf.uint32)
-    bits = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:size]
-    keep = tf.reshape(bits, tf.shape(inputs)) >= round(self.rate * 2**_DROPOUT_BITS)
-    kept = inputs * tf.cast(1.0 / (1.0 - self.rate), inputs.dtype)
-    return tf.where(keep, kept, tf.zeros_like(inputs))
-
-
-_DROPOUT_BITS = 16
-
-
 # Keras class -> its fast subclass; `accelerate` swaps the classes of built layers by this table.
-FAST_CLASSES = {keras.layers.BatchNormalization: BatchNormalization,
-                keras.layers.Conv2D: Conv2D,
-                keras.layers.Conv2DTranspose: Conv2DTranspose,
-                keras.layers.LeakyReLU: LeakyReLU,
-                keras.layers.Dropout: Dropout}
+FAST_CLASSES = {keras.layers.Conv2D: Conv2D,
+                keras.layers.Conv2DTranspose: Conv2DTranspose}
