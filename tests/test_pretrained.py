@@ -143,8 +143,10 @@ def test_a_damaged_package_is_refused_in_one_line_naming_the_file(packages, tmp_
 def test_an_unknown_name_is_one_line_listing_the_valid_ones(packages):
   with pytest.raises(pretrained.PackageError) as raised:
     pretrained.load("dcgan/mnsit")
-  assert str(raised.value) == ("Unknown pretrained package 'dcgan/mnsit'; valid names: dcgan/mnist, "
-                               "dense_gan/mnist-conditional.")
+  message = str(raised.value)  # the test's packages and the shipped ones, sorted
+  assert message.startswith("Unknown pretrained package 'dcgan/mnsit'; valid names: ") and "\n" not in message
+  names = message.split("valid names: ")[1].rstrip(".").split(", ")
+  assert {"dcgan/mnist", "dense_gan/mnist-conditional"} <= set(names) and names == sorted(names)
 
 
 def test_the_sample_cli_lists_and_samples_packages(packages, tmp_path):
@@ -158,8 +160,9 @@ def test_the_sample_cli_lists_and_samples_packages(packages, tmp_path):
   assert "wrote 6 samples (28, 28, 1)" in result.stdout
   assert (np.load(out)["labels"] == 7).all() and np.load(out)["images"].shape == (6, 28, 28, 1)
   result = run_module("zoo.sample", "--pretrained=dcgan/mnsit", f"--out={out}", env=env)
-  assert result.returncode != 0 and result.stderr.strip().splitlines()[-1].startswith(
-      "error: Unknown pretrained package 'dcgan/mnsit'; valid names: dcgan/mnist")
+  last = result.stderr.strip().splitlines()[-1]
+  assert result.returncode != 0 and last.startswith("error: Unknown pretrained package 'dcgan/mnsit'; valid "
+                                                    "names: ") and "dcgan/mnist" in last
 
 
 def test_interpolation_ends_are_the_samples_of_their_seeds(packages, tmp_path):
@@ -186,7 +189,8 @@ def test_class_grids_and_class_interpolation_hold_the_noise(packages):
   weights = [w.copy() for w in generator.model.get_weights()]
   path = generator.interpolate_classes([2, 5], steps=4, seed=1)
   assert path.shape == (1, 4, 28, 28, 1)
-  np.testing.assert_array_equal(path[0, 0], grid[0])   # class 2 at t = 0
+  # class 2 at t = 0 (one grey level: a batch of other images rounds its sums differently)
+  assert np.abs(path[0, 0].astype(int) - grid[0].astype(int)).max() <= 1
   assert np.abs(path[0, -1].astype(int) - grid[3].astype(int)).max() <= 1   # class 5 at t = 1
   for before, after in zip(weights, generator.model.get_weights()):
     np.testing.assert_array_equal(before, after)  # the embeddings are put back
