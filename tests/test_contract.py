@@ -21,7 +21,7 @@ from zoo import models
 from zoo import pixels
 from zoo import runs
 from zoo import training
-from zoo.training import step as step_lib
+from zoo.training import objective
 
 VARIANTS = model_variants()
 FIRST_VARIANTS = [(model, variant) for model, variant in VARIANTS
@@ -47,7 +47,7 @@ def test_forward_and_backward_on_real_data(model, variant, tmp_path):
   config = smoke_config(model, variant, tmp_path)
   trainer = training.GANTrainer(config)
   batch = trainer.fixed_batch(config.batch_size)
-  z = step_lib.noise(config, 0, 0, config.batch_size)
+  z = objective.noise(config, 0, 0, config.batch_size)
   fake = trainer.sample_grid()  # runs G in inference mode through the model's grid hooks
   assert fake.dtype == np.uint8 and fake.ndim == 3
   outputs = trainer.generator(trainer.spec.generator_input(batch, z), training=False)

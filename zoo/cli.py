@@ -32,7 +32,6 @@ import tempfile
 
 from absl import app, flags, logging
 
-from zoo import signals
 
 DEFAULT_TF_CPP_MIN_LOG_LEVEL = "2"
 
@@ -222,6 +221,3 @@ def is_command(module_name: str) -> bool:
     return True
   script = os.path.basename(sys.argv[0]) if sys.argv else ""
   return script == "zoo-" + module_name.rsplit(".", 1)[-1].replace("_", "-")
-
-
-exit_on_signals = signals.exit_on_signals  # the CLIs' start-up and exit handler (zoo/signals.py)

@@ -13,11 +13,12 @@ import sys
 from absl import flags
 
 from zoo import cli
+from zoo import signals
 
 STARTING = ("while zoo.train was starting, before training began: nothing was saved. Run the same command "
             "again to start.")
 if cli.is_command(__name__):  # before TensorFlow loads (seconds); the training loop takes over later
-  cli.exit_on_signals(STARTING)
+  signals.exit_on_signals(STARTING)
 
 from zoo import config_flags  # noqa: E402  (imports TensorFlow)
 from zoo import models  # noqa: E402
@@ -100,7 +101,7 @@ def main(argv):
     cli.fail(e)  # OSError: e.g. a --logdir inside a file, or one that cannot be written
   except training.TrainingInterrupted as e:
     print(e)
-  cli.exit_on_signals("while zoo.train was exiting, after its last checkpoint was saved.")
+  signals.exit_on_signals("while zoo.train was exiting, after its last checkpoint was saved.")
 
 
 def _evaluator(config):
@@ -112,7 +113,7 @@ def _evaluator(config):
 
 def run():
   """Console script `zoo-train`."""
-  cli.exit_on_signals(STARTING)
+  signals.exit_on_signals(STARTING)
   # A KeyboardInterrupt then comes only from a second signal while the loop saves before stopping.
   cli.run(main, flags_parser=parse_flags,
           interrupted="error: interrupted again before the checkpoint was saved; run the same command to "

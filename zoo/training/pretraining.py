@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from zoo import data
 from zoo import pixels
+from zoo.training import objective
 from zoo.training import step as step_lib
 
 METRICS = ("loss",)
@@ -38,8 +39,8 @@ class PretrainStep:
     with tf.GradientTape() as tape:
       outputs = model(real, training=True)
       per_example = tf.cast(self.pretraining.loss(real, outputs), tf.float32)
-      loss = step_lib.reduce_over_global_batch(per_example, global_batch)
-      loss += step_lib.regularization(model)
+      loss = objective.reduce_over_global_batch(per_example, global_batch)
+      loss += objective.regularization(model)
       scaled = optimizer.scale_loss(loss)
     grads = tape.gradient(scaled, model.trainable_variables)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))

@@ -12,12 +12,6 @@ import tensorflow as tf
 
 from zoo.training import objective as objective_lib
 
-# Kept here for the callers that train or probe a step directly.
-noise = objective_lib.noise
-step_seed = objective_lib.step_seed
-reduce_over_global_batch = objective_lib.reduce_over_global_batch
-regularization = objective_lib.regularization
-
 
 def as_batch(element):
   """A training batch as a dict with the real images under "real"."""
