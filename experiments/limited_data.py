@@ -1,0 +1,136 @@
+"""The limited-data study of docs/recipe.md: dcgan on 1k and 5k-image training subsets, with no
+augmentation, DiffAugment and ADA, scored against the full test split.
+
+  python -m experiments.limited_data --data_dir=../shared/tensorflow_datasets --runs_dir=runs/limited
+  python -m experiments.limited_data --only=mnist-1k-ada-s0,mnist-1k-none-s0   # some cells
+  python -m experiments.limited_data --dry_run     # the commands, in the order they run
+  python -m experiments.limited_data --table       # the markdown table of the cells that finished
+
+Each cell is `zoo.train` with dcgan's defaults on `--train_split=train[:N]` for 300,000 images seen by
+D (D sees a 1k subset 300 times), logging FID and recall against the test split ten times on the way
+(`--eval_every`, 5,000 samples: the curve), then `zoo.evaluate` of 10,000 samples of the final EMA
+generator (eval.json). Cells are independent: run them on several cores or machines with --only. A cell
+already scored is skipped.
+"""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGES_SEEN = 300_000
+BATCH = 64  # dcgan's default batch size
+STEPS = -(-IMAGES_SEEN // BATCH)
+CURVE_POINTS = 10
+EVAL_SAMPLES = 10_000
+ARMS = {
+    "none": [],
+    "diffaugment": ["--augment=translation,cutout,color"],  # the DiffAugment paper's limited-data policy
+    "ada": ["--augment=ada"],
+}
+DATASETS = ("mnist", "fashion_mnist")
+SIZES = (1000, 5000)
+SECOND_SEED = {(size, arm) for size in (1000,) for arm in ("none", "ada")}
+
+
+def cells():
+  """{name: (dataset, size, arm, seed)} in the order they run: the 1k cells first (the acceptance)."""
+  found = {}
+  for size in SIZES:
+    for dataset in DATASETS:
+      for arm in ARMS:
+        found[f"{dataset}-{size // 1000}k-{arm}-s0"] = (dataset, size, arm, 0)
+  for size, arm in sorted(SECOND_SEED):
+    for dataset in DATASETS:
+      found[f"{dataset}-{size // 1000}k-{arm}-s1"] = (dataset, size, arm, 1)
+  return found
+
+
+def commands(name, args):
+  dataset, size, arm, seed = cells()[name]
+  run = os.path.join(args.runs_dir, name)
+  train = [sys.executable, "-m", "zoo.train", "--model=dcgan", f"--dataset={dataset}",
+           f"--train_split=train[:{size}]", f"--steps={STEPS}", f"--eval_every={STEPS // CURVE_POINTS}",
+           f"--seed={seed}", *ARMS[arm], f"--data_dir={args.data_dir}", f"--logdir={run}"]
+  score = [sys.executable, "-m", "zoo.evaluate", f"--logdir={run}", f"--num_samples={EVAL_SAMPLES}",
+           f"--data_dir={args.data_dir}", f"--output={os.path.join(run, 'eval.json')}"]
+  return run, [train, score]
+
+
+def curve(run):
+  """[(images seen, FID, recall)] logged by --eval_every, from the run's TensorBoard events."""
+  from tensorboard.backend.event_processing import event_accumulator
+  events = event_accumulator.EventAccumulator(run, size_guidance={"tensors": 0})
+  events.Reload()
+  tags = events.Tags().get("tensors", [])
+  if "eval/fid" not in tags:
+    return []
+  def values(tag):
+    import tensorflow as tf
+    return {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)}
+  fid, recall = values("eval/fid"), values("eval/recall") if "eval/recall" in tags else {}
+  return [(step * BATCH, fid[step], recall.get(step)) for step in sorted(fid)]
+
+
+def row(name, args):
+  run = os.path.join(args.runs_dir, name)
+  report_path = os.path.join(run, "eval.json")
+  if not os.path.exists(report_path):
+    return None
+  with open(report_path) as f:
+    metrics = json.load(f)["metrics"]
+  points = curve(run)
+  best = min(points, key=lambda p: p[1]) if points else None
+  dataset, size, arm, seed = cells()[name]
+  return {"name": name, "dataset": dataset, "size": size, "arm": arm, "seed": seed,
+          "fid": metrics["fid"], "recall": metrics.get("recall"), "precision": metrics.get("precision"),
+          "classes": metrics.get("modes_covered"),
+          "best_fid": best[1] if best else None, "best_at": best[0] if best else None,
+          "curve": points}
+
+
+def table(args):
+  lines = ["| dataset | train images | augmentation | seed | FID (10k samples) | recall | precision | "
+           "classes | lowest FID on the curve (at images seen) |",
+           "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+  rows = [r for r in (row(name, args) for name in cells()) if r]
+  rows.sort(key=lambda r: (r["dataset"], r["size"], list(ARMS).index(r["arm"]), r["seed"]))
+  for r in rows:
+    best = f"{r['best_fid']:.1f} ({r['best_at'] // 1000}k)" if r["best_fid"] is not None else "-"
+    lines.append(f"| {r['dataset']} | {r['size']:,} | {r['arm']} | {r['seed']} | {r['fid']:.2f} | "
+                 f"{r['recall']:.3f} | {r['precision']:.3f} | {r['classes']} | {best} |")
+  with open(os.path.join(args.runs_dir, "study.json"), "w") as f:
+    json.dump(rows, f, indent=1)
+  return "\n".join(lines)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--data_dir", default=os.path.join(REPO, "..", "shared", "tensorflow_datasets"))
+  parser.add_argument("--runs_dir", default=os.path.join(REPO, "runs", "limited"))
+  parser.add_argument("--only", default="", help="Comma-separated cell names (default: all).")
+  parser.add_argument("--dry_run", action="store_true")
+  parser.add_argument("--table", action="store_true", help="Print the table of finished cells.")
+  args = parser.parse_args(argv)
+  if args.table:
+    print(table(args))
+    return
+  names = [n for n in args.only.split(",") if n] or list(cells())
+  unknown = sorted(set(names) - set(cells()))
+  if unknown:
+    sys.exit(f"error: unknown cells {unknown}; valid: {', '.join(cells())}.")
+  for name in names:
+    run, todo = commands(name, args)
+    if os.path.exists(os.path.join(run, "eval.json")):
+      print(f"# {name}: scored, skipped", flush=True)
+      continue
+    for argv_ in todo:
+      print(shlex.join(argv_), flush=True)
+      if not args.dry_run:
+        subprocess.run(argv_, cwd=REPO, check=True)
+
+
+if __name__ == "__main__":
+  main()
