@@ -202,7 +202,7 @@ NO_TPU = {"TPU_NAME": "", "TPU_CONFIG": "", "KUBE_GOOGLE_CLOUD_TPU_ENDPOINTS": "
 
 @pytest.mark.slow
 @pytest.mark.parametrize("flags, env, phrases", [
-    (["--eval_every=-5"], None, ["--eval_every must be 0", "got -5"]),
+    (["--eval_every=-5"], None, ["--eval_every must be -1 (about ten evaluations), 0 (none)", "got -5"]),
     (["--g_learning_rate=-2e-4"], None, ["--g_learning_rate must be a positive number", "got -0.0002"]),
     (["--d_learning_rate=-1"], None, ["--d_learning_rate must be a positive number", "got -1.0"]),
     (["--strategy=tpu"], NO_TPU, ["--strategy=tpu needs --tpu", "docs/distributed.md"]),

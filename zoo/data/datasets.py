@@ -12,6 +12,9 @@ class DatasetInfo:
   center_crop: Optional[int] = None  # square crop (pixels) taken before resizing, for face photos
   channels: Optional[int] = None  # folders: 1 or 3 forced; None: detected from the images
   rendered: bool = False  # a folder the zoo makes itself (emoji): found or made by `zoo.data.folder_root`
+  # A domain classifier ships for it (zoo/metrics/classifiers/), so scoring samples is cheap and offline:
+  # a default run logs FID and recall while it trains (TrainConfig.eval_every).
+  classifier: bool = False
   # TrainConfig settings this dataset needs whatever the model's defaults are (flags and --recipe still
   # win), e.g. the emoji's own 64x64 side where a model's defaults pad 28x28 digits to 32x32.
   defaults: Tuple[Tuple[str, Any], ...] = ()
@@ -22,8 +25,8 @@ class DatasetInfo:
 
 
 DATASETS = {
-    "mnist": DatasetInfo("mnist"),
-    "fashion_mnist": DatasetInfo("fashion_mnist"),
+    "mnist": DatasetInfo("mnist", classifier=True),
+    "fashion_mnist": DatasetInfo("fashion_mnist", classifier=True),
     # Aligned CelebA faces are 218x178; the DCGAN convention crops the central 140x140 face region.
     "celeb_a": DatasetInfo("celeb_a", center_crop=140),
     # Your own images: --dataset=folder --data_dir=PATH (docs/data.md). The suffix forces the channels.
@@ -31,7 +34,7 @@ DATASETS = {
     "folder_rgb": DatasetInfo(None, channels=3),
     "folder_gray": DatasetInfo(None, channels=1),
     # The Noto Color Emoji font rendered at 64x64, labelled by Unicode emoji group (zoo/data/emoji.py).
-    "emoji": DatasetInfo(None, channels=3, rendered=True,
+    "emoji": DatasetInfo(None, channels=3, rendered=True, classifier=True,
                          defaults=(("image_size", 64), ("image_resize", "area"))),
 }
 

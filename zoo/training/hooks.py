@@ -113,16 +113,22 @@ class Grid(Hook):
 
 
 class Evaluation(Hook):
-  """`evaluator(step) -> {name: value}` every --eval_every steps, to TensorBoard under eval/."""
+  """`evaluator(step) -> {name: value}` every --eval_every steps, to TensorBoard under eval/ and one line."""
 
-  def __init__(self, every, evaluator):
+  SHOWN = ("fid", "precision", "recall", "modes_covered")  # the line's share of what is logged
+
+  def __init__(self, every, evaluator, log):
     self.every = every
     self.evaluator = evaluator
+    self.log = log
 
   def run(self, moment):
-    for name, value in self.evaluator(moment.step).items():
+    scores = self.evaluator(moment.step)
+    for name, value in scores.items():
       tf.summary.scalar(f"eval/{name}", value, step=moment.global_step)
       moment.values[f"eval/{name}"] = value
+    shown = " ".join(f"{name} {scores[name]:.4g}" for name in self.SHOWN if name in scores)
+    self.log(f"eval at step {moment.step} | {shown}")
 
 
 class Checkpoint(Hook):

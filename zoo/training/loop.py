@@ -121,7 +121,7 @@ def _hooks(config, trainer, phase, start, manager, chief, evaluator, log):
            hooks_lib.Grid(config, trainer, phase, samples_dir, chief)]
   if phase.evaluate and evaluator and config.eval_every:
     hooks.append(hooks_lib.Evaluation(config.eval_every,
-                                      lambda step: evaluator(trainer.state.sampling_generator, step)))
+                                      lambda step: evaluator(trainer.state.sampling_generator, step), log))
   hooks.append(hooks_lib.Checkpoint(config, manager))
   return hooks
 
