@@ -19,6 +19,8 @@ import shlex
 import subprocess
 import sys
 
+from experiments import results_card
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGES_SEEN = 300_000
 BATCH = 64  # dcgan's default batch size
@@ -60,18 +62,8 @@ def commands(name, args):
 
 
 def curve(run):
-  """[(images seen, FID, recall)] logged by --eval_every, from the run's TensorBoard events."""
-  from tensorboard.backend.event_processing import event_accumulator
-  events = event_accumulator.EventAccumulator(run, size_guidance={"tensors": 0})
-  events.Reload()
-  tags = events.Tags().get("tensors", [])
-  if "eval/fid" not in tags:
-    return []
-  def values(tag):
-    import tensorflow as tf
-    return {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)}
-  fid, recall = values("eval/fid"), values("eval/recall") if "eval/recall" in tags else {}
-  return [(step * BATCH, fid[step], recall.get(step)) for step in sorted(fid)]
+  """[(images seen, FID, recall)] logged by --eval_every."""
+  return [(p["images_seen"], p["fid"], p.get("recall")) for p in results_card.eval_curve(run, BATCH)]
 
 
 def row(name, args):

@@ -101,6 +101,9 @@ def make_card(config, spec, restored, name, command, evaluation, notes, truncati
       **{field: notes.get(field, "") for field in NOTE_FIELDS},
       **sampling.interface(config, spec),
   }
+  curve = training_curve(config)
+  if curve:
+    card["curve"] = curve
   if evaluation:
     card["evaluation"] = evaluation
     card["headline"] = headline(evaluation)
@@ -124,6 +127,35 @@ def quality_check(report):
   return {"num_samples": report["num_samples"], "noise_seed": report["noise_seed"],
           "metrics": {name: report["metrics"][name] for name in ("fid", "recall")},
           "protocol": report.get("protocol"), "tolerance": QUALITY_TOLERANCE}
+
+
+CURVE_METRICS = ("fid", "precision", "recall", "modes_covered")
+
+
+def training_curve(config):
+  """What --eval_every logged while the run trained (5,000 samples each): the card's FID curve."""
+  try:
+    points = results_card.eval_curve(config.logdir, config.batch_size)
+  except (OSError, ValueError):
+    return None
+  return [{key: point[key] for key in ("images_seen", *CURVE_METRICS) if key in point} for point in points]
+
+
+def refresh_card(folder, logdir):
+  """Rewrites a package's card (card.json, model_card.md, MANIFEST) with what the code that writes cards
+  now takes from its run, keeping every recorded fact; the generator and config are not touched."""
+  from zoo import pretrained, runs
+  with open(os.path.join(folder, pretrained.CARD_FILE)) as f:
+    card = json.load(f)
+  curve = training_curve(runs.load_config(logdir))
+  if curve:
+    card["curve"] = curve
+  with open(os.path.join(folder, pretrained.CARD_FILE), "w") as f:
+    f.write(json.dumps(card, indent=2, sort_keys=True) + "\n")
+  with open(os.path.join(folder, pretrained.CARD_TEXT), "w") as f:
+    f.write(card_markdown(card))
+  pretrained.write_manifest(folder)
+  return folder
 
 
 def headline(evaluation):
@@ -173,6 +205,7 @@ def card_markdown(card) -> str:
             f"- precision {training['precision']}; the package holds the {training['generator']} generator "
             f"of {training['checkpoint']}, in float32", ""]
   lines += _metrics_section(card)
+  lines += _curve_section(card)
   lines += ["## Using it", "", "```python", "import zoo", f"model = zoo.load({card['name']!r})"]
   if card["inputs"] == "noise":
     lines += [f"images = model.sample(64, seed=0)   # uint8 {tuple(card['image_shape'])} each", "```", "",
@@ -205,6 +238,19 @@ def _metrics_section(card):
   return lines + [""]
 
 
+def _curve_section(card):
+  if not card.get("curve"):
+    return []
+  lines = ["## While it trained", "",
+           "`--eval_every` scored 5,000 samples (the same noise each time) against the test split:", "",
+           "| images seen | FID | precision | recall | classes |", "|---:|---:|---:|---:|---:|"]
+  for point in card["curve"]:
+    cells = [f"{point[key]:.3g}" if key in point else "-" for key in ("fid", "precision", "recall")]
+    classes = f"{point['modes_covered']:.0f}" if "modes_covered" in point else "-"
+    lines.append(f"| {point['images_seen']:,} | " + " | ".join(cells) + f" | {classes} |")
+  return lines + [""]
+
+
 def _flat(value, prefix=""):
   if isinstance(value, dict):
     for key, inner in value.items():
@@ -223,7 +269,9 @@ def _read_json(path):
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("logdir")
-  parser.add_argument("--name", required=True)
+  parser.add_argument("--refresh_card", default=None, metavar="PACKAGE_FOLDER",
+                      help="Rewrite that package's card from the run at logdir (e.g. to add its curve).")
+  parser.add_argument("--name", default=None)
   parser.add_argument("--root", default=None, help="Folder of packages (default: the zoo's zoo/pretrained/).")
   parser.add_argument("--command", default="")
   parser.add_argument("--eval", default=None)
@@ -233,6 +281,11 @@ def main(argv=None):
                       "itself (2,000 samples), for CI's quality test.")
   parser.add_argument("--use_ema", default=True, type=lambda text: text.lower() not in ("0", "false", "no"))
   args = parser.parse_args(argv)
+  if args.refresh_card:
+    print(f"refreshed {refresh_card(args.refresh_card, args.logdir)}")
+    return
+  if not args.name:
+    sys.exit("error: --name is required (e.g. --name=dcgan/mnist).")
   try:
     folder = make_package(args.logdir, args.name, args.root, args.command, _read_json(args.eval),
                           _read_json(args.notes), _read_json(args.truncation), args.use_ema,

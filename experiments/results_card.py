@@ -38,6 +38,20 @@ def training_wall_seconds(logdir):
   return sum(spans)
 
 
+def eval_curve(logdir, batch_size):
+  """[{"images_seen", "fid", "recall", ...}] that --eval_every logged, in step order (all event files)."""
+  import tensorflow as tf
+  points = {}
+  for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        if value.tag.startswith("eval/"):
+          points.setdefault(event.step, {})[value.tag[len("eval/"):]] = float(
+              tf.make_ndarray(value.tensor))
+  return [{"images_seen": step * batch_size, **scores} for step, scores in sorted(points.items())]
+
+
 def hardware():
   cpu = platform.processor() or platform.machine()
   try:

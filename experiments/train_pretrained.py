@@ -51,6 +51,146 @@ ARTICLES = {  # the article each model reproduces (docs/<model>.md)
 }
 
 
+NOTES = {  # the prose of each card (experiments/package.py NOTE_FIELDS beyond the article)
+    "autoencoder_gan/fashion_mnist": {
+        "intended_use": ("Sampling images of the dataset from a GAN whose generator starts as a pretrained"
+                         " autoencoder's decoder; teaching the article's two-phase setup."),
+        "limitations": ("28x28 grey images of its dataset only; unconditional; blurrier than dcgan (FID "
+                        "several times dcgan's on the same features). Trained while the machine's other "
+                        "core ran another training run, so the wall time is longer than on an idle "
+                        "machine."),
+        "departures": ("A strided D with BatchNorm (the article's filters at 4x4 stride 2, LeakyReLU, "
+                       "N(0, 0.02)) instead of the article's stride-1 D, G's moving average (0.999), "
+                       "6,000 GAN steps; --recipe=article restores the article's "
+                       "(docs/autoencoder_gan.md)."),
+    },
+    "autoencoder_gan/mnist": {
+        "intended_use": ("Sampling images of the dataset from a GAN whose generator starts as a pretrained"
+                         " autoencoder's decoder; teaching the article's two-phase setup."),
+        "limitations": ("28x28 grey images of its dataset only; unconditional; blurrier than dcgan (FID "
+                        "several times dcgan's on the same features). Trained while the machine's other "
+                        "core ran another training run, so the wall time is longer than on an idle "
+                        "machine."),
+        "departures": ("A strided D with BatchNorm (the article's filters at 4x4 stride 2, LeakyReLU, "
+                       "N(0, 0.02)) instead of the article's stride-1 D, G's moving average (0.999), "
+                       "6,000 GAN steps; --recipe=article restores the article's "
+                       "(docs/autoencoder_gan.md)."),
+    },
+    "compression_gan/mnist": {
+        "intended_use": ("Compressing 28x28 grey digits to small files and back (python -m zoo.compress "
+                         "--pretrained=compression_gan/mnist encode/decode)."),
+        "limitations": ("A codec for MNIST-like digits only; photos and other sizes are outside it. "
+                        "Trained while the machine's other core ran another training run, so the wall "
+                        "time is longer than on an idle machine."),
+        "departures": ("The article's G as the decoder of an encoder's quantised, entropy-coded code "
+                       "(docs/compression_gan.md)."),
+    },
+    "dcgan/fashion_mnist": {
+        "intended_use": ("Sampling 28x28 grey Fashion-MNIST clothing images; a reference DCGAN on a second"
+                         " dataset."),
+        "limitations": ("28x28 grey Fashion-MNIST images only (trained zero-padded to 32x32; samples are "
+                        "cropped back to 28x28); unconditional. Trained while the machine's other core "
+                        "ran another training run, so the wall time is longer than on an idle machine."),
+        "departures": ("As dcgan/mnist: the DCGAN paper's recipe at 32x32 instead of the article's 64x64"
+                       " faces (docs/dcgan.md)."),
+    },
+    "dcgan/mnist-conditional": {
+        "intended_use": ("Sampling a chosen digit (python -m zoo.sample --pretrained=dcgan/mnist-"
+                         "conditional --label=7), class grids and interpolation between classes."),
+        "limitations": ("28x28 grey MNIST digits only (trained zero-padded to 32x32; samples cropped "
+                        "back). Trained while the machine's other core ran another training run, so the "
+                        "wall time is longer than on an idle machine."),
+        "departures": ("As dcgan/mnist, plus class conditioning the article does not have: a projection "
+                       "D and conditional BatchNorm in G (docs/conditional.md)."),
+    },
+    "dcgan/mnist": {
+        "intended_use": ("Sampling handwritten digits; a reference DCGAN for comparisons (the standard "
+                         "recipe, measured against pytorch/examples' DCGAN in docs/performance.md)."),
+        "limitations": ("28x28 grey MNIST digits only (trained zero-padded to 32x32; samples are cropped "
+                        "back to 28x28); unconditional. Trained while the machine's other core ran "
+                        "another training run, so the wall time is longer than on an idle machine."),
+        "departures": ("The DCGAN paper's recipe at 32x32 instead of the article's 64x64 faces: "
+                       "256-filter seed, BatchNorm on G's projection, a 3-convolution D with BatchNorm, "
+                       "N(0, 0.02) init, no dropout or L2, G's moving average (0.999); --recipe=article "
+                       "restores the article's networks (docs/dcgan.md)."),
+    },
+    "dense_gan/mnist": {
+        "intended_use": ("Sampling handwritten digits, as a small baseline GAN to compare others with, and"
+                         " for teaching: the article's MLP GAN made to train."),
+        "limitations": ("28x28 grey MNIST digits only; unconditional (no control of the digit); some "
+                        "samples are broken strokes (FID 10 against 0.5 for real test digits). Trained "
+                        "while the machine's other core ran another training run, so the wall time is "
+                        "longer than on an idle machine."),
+        "departures": ("BatchNorm before G's hidden ReLUs, wider G (256-512-1024) and D (512-256, "
+                       "LeakyReLU, dropout 0.3), Adam 2e-4 with beta_1 0.5, a moving average of G "
+                       "(0.999); the article's exact networks are --recipe=article (docs/dense_gan.md)."),
+    },
+    "image_gan/denoise-mnist": {
+        "intended_use": ("Restoring degraded 28x28 digits (the task in the name) from the command line "
+                         "(python -m zoo.restore --pretrained=...) or Python."),
+        "limitations": ("Trained on MNIST digits with the zoo's own degradation of that task; other "
+                        "images or degradations are outside what it has seen. Trained while the machine's"
+                        " other core ran another training run, so the wall time is longer than on an idle"
+                        " machine."),
+        "departures": ("Linear output clipped at inference instead of tanh; L1 weight and patch D as in "
+                       "docs/image_gan.md."),
+    },
+    "image_gan/inpaint-mnist": {
+        "intended_use": ("Restoring degraded 28x28 digits (the task in the name) from the command line "
+                         "(python -m zoo.restore --pretrained=...) or Python."),
+        "limitations": ("Trained on MNIST digits with the zoo's own degradation of that task; other "
+                        "images or degradations are outside what it has seen. Trained while the machine's"
+                        " other core ran another training run, so the wall time is longer than on an idle"
+                        " machine."),
+        "departures": ("Linear output clipped at inference instead of tanh; L1 weight and patch D as in "
+                       "docs/image_gan.md."),
+    },
+    "image_gan/superres-mnist": {
+        "intended_use": ("Restoring degraded 28x28 digits (the task in the name) from the command line "
+                         "(python -m zoo.restore --pretrained=...) or Python."),
+        "limitations": ("Trained on MNIST digits with the zoo's own degradation of that task; other "
+                        "images or degradations are outside what it has seen. Trained while the machine's"
+                        " other core ran another training run, so the wall time is longer than on an idle"
+                        " machine."),
+        "departures": ("Linear output clipped at inference instead of tanh; L1 weight and patch D as in "
+                       "docs/image_gan.md."),
+    },
+    "dense_gan/fashion_mnist": {
+        "intended_use": ("Sampling 28x28 grey Fashion-MNIST clothing images from the article's MLP GAN "
+                         "made to train; a small baseline."),
+        "limitations": ("28x28 grey Fashion-MNIST images only; unconditional; blurrier and less varied "
+                        "than dcgan/fashion_mnist. Trained while the machine's other core ran another "
+                        "training run, so the wall time is longer than on an idle machine."),
+        "departures": ("BatchNorm before G's hidden ReLUs, wider G (256-512-1024) and D (512-256, "
+                       "LeakyReLU, dropout 0.3), Adam 2e-4 with beta_1 0.5, a moving average of G "
+                       "(0.999); the article's exact networks are --recipe=article (docs/dense_gan.md)."),
+    },
+    "dcgan/fashion_mnist-conditional": {
+        "intended_use": ("Sampling a chosen Fashion-MNIST class (python -m zoo.sample "
+                         "--pretrained=dcgan/fashion_mnist-conditional --label=7), class grids and "
+                         "interpolation between classes."),
+        "limitations": ("28x28 grey Fashion-MNIST images only (trained zero-padded to 32x32; samples "
+                        "cropped back). Trained while the machine's other core ran another training run, "
+                        "so the wall time is longer than on an idle machine."),
+        "departures": ("As dcgan/mnist, plus class conditioning the article does not have: a projection "
+                       "D and conditional BatchNorm in G (docs/conditional.md)."),
+    },
+    "image_gan/colorize-photo_patches": {
+        "intended_use": ("Colourising 64x64 grey patches of photographs (python -m zoo.restore "
+                         "--pretrained=image_gan/colorize-photo_patches); a demonstration of the article's"
+                         " image-to-image GAN on RGB data."),
+        "limitations": ("Trained on 4,000 64x64 patches of the few public-domain photos zoo.photo_patches"
+                        " finds in installed wheels, so it knows few scenes and colours: its colourised "
+                        "patches score a lower PSNR than the grey input itself (plausible colours are not"
+                        " the true ones), and no FID is measured (no domain classifier for photo patches,"
+                        " no FID Inception weights offline). Trained while the machine's other core ran "
+                        "another training run, so the wall time is longer than on an idle machine."),
+        "departures": ("Linear output clipped at inference instead of tanh; L1 weight and patch D as in "
+                       "docs/image_gan.md."),
+    },
+}
+
+
 def slug(name):
   return name.replace("/", "_")
 
@@ -78,8 +218,9 @@ def steps(name, args):
              if tool == "restore" else
              [sys.executable, "-m", "zoo.compress", "batch", out, f"--logdir={run}", "--split=test"])
     todo.append(("score", batch))
-    todo.append(("score", [sys.executable, "-m", "zoo.evaluate", f"--npz={os.path.join(out, npz)}",
-                           f"--logdir={run}", f"--output={report}"]))
+    if scored_offline(flags):
+      todo.append(("score", [sys.executable, "-m", "zoo.evaluate", f"--npz={os.path.join(out, npz)}",
+                             f"--logdir={run}", f"--output={report}"]))
   if name == "dcgan/mnist":
     for t in TRUNCATIONS:
       samples = os.path.join(run, f"truncation_{t}.npz")
@@ -93,11 +234,25 @@ def steps(name, args):
   return run, command, todo
 
 
+def scored_offline(flags):
+  """Whether zoo.evaluate can score the dataset here: it has a domain classifier. Elsewhere FID needs the
+  FID Inception's weights, which an offline machine does not have."""
+  from zoo.data import datasets
+  dataset = next((flag.split("=", 1)[1] for flag in flags if flag.startswith("--dataset=")), "mnist")
+  return datasets.DATASETS[dataset].classifier
+
+
 def evaluation(name, run):
-  """The record the card shows: zoo.evaluate's report, with a batch's PSNR/SSIM/bpp for the restorers."""
-  with open(os.path.join(run, "eval.json")) as f:
-    record = json.load(f)
+  """The record the card shows: zoo.evaluate's report (where the dataset can be scored offline), with a
+  batch's PSNR/SSIM/bpp for the restorers."""
   scoring = PACKAGES[name][1]
+  if scored_offline(PACKAGES[name][0]):
+    with open(os.path.join(run, "eval.json")) as f:
+      record = json.load(f)
+  else:
+    record = {"metrics": {}, "protocol": {"fid": "not measured: the photo patches have no domain "
+                                                 "classifier, and FID Inception weights are not available "
+                                                 "offline"}}
   if scoring != "samples":
     folder = "restored" if scoring == "restore" else "compressed"
     with open(os.path.join(run, folder, "stats.json")) as f:
@@ -141,7 +296,7 @@ def main(argv=None):
       print(f"# then: python -m experiments.package {run} --name={name}")
       continue
     from experiments import package
-    notes = {"article": ARTICLES[name.split("/")[0]]}
+    notes = {"article": ARTICLES[name.split("/")[0]], **NOTES[name]}
     folder = package.make_package(run, name, args.root, command, evaluation(name, run), notes,
                                   truncation_reports(name, run))
     if PACKAGES[name][1] == "samples":  # CI's quality test scores the package as this report did
