@@ -231,6 +231,8 @@ def steps(name, args):
                                   "--image_size=0", f"--output={os.path.join(run, f'truncation_{t}.json')}"]))
   command = shlex.join(["python", "-m", "zoo.train", *flags, "--data_dir=DATA",
                         f"--logdir=runs/{slug(name)}"])
+  if "photo_patches" in name:  # DATA is a folder the zoo makes, not a TFDS directory
+    command = shlex.join(["python", "-m", "zoo.photo_patches", "--out=DATA", *PHOTO_PATCHES]) + " && " + command
   return run, command, todo
 
 
