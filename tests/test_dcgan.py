@@ -47,7 +47,7 @@ def test_defaults_are_the_standard_dcgan_recipe_on_padded_mnist(tmp_path):
   assert config.pixel_range == "symmetric" and config.loss == "non_saturating"
   assert config.options == {**UNCONDITIONAL, "discriminator_dropout": 0.0, "generator_l2": 0.0,
                             "discriminator_batchnorm": True, "generator_dense_batchnorm": True,
-                            "weight_init": "dcgan_normal", "discriminator_convolutions": 3,
+                            "weight_init": "dcgan_normal", "discriminator_convolutions": 0,
                             "discriminator_filters": 64, "generator_filters": 256,
                             "generator_conv_bias": False}
 
@@ -294,6 +294,14 @@ def test_discriminator_batchnorm_and_dcgan_init_options(tmp_path):
   assert np.std(kernel) == pytest.approx(0.02, rel=0.05)
   kernel = layers_of(dcgan.build_generator(article, (32, 32, 1)), keras.layers.Dense)[0].kernel.numpy()
   assert np.std(kernel) == pytest.approx(np.sqrt(2 / (100 + 8192)), rel=0.05)  # glorot_uniform
+
+
+def test_discriminator_goes_down_to_4x4_by_default(tmp_path, data_dir):
+  for size, expected in ((32, [64, 128, 256]), (64, [64, 128, 256, 512])):
+    config = mnist_config(tmp_path / f"run{size}", data_dir, image_size=size)
+    convolutions = layers_of(dcgan.build_discriminator(config, (size, size, 1)), keras.layers.Conv2D)
+    assert [c.filters for c in convolutions] == expected
+    assert convolutions[-1].output.shape[1:3] == (4, 4)
 
 
 def test_discriminator_depth_follows_the_option(tmp_path, data_dir):

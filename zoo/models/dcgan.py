@@ -51,8 +51,9 @@ OPTIONS = {
                            "in 300 steps under Adam until G ignores z (docs/dcgan.md)."),
     "discriminator_batchnorm": Option(True, "BatchNorm after each D convolution but the first (DCGAN "
                                       "paper; not the article's)."),
-    "discriminator_convolutions": Option(3, "Stride-2 convolutions in D, filters doubling: 3 at 32x32 "
-                                         "as in the DCGAN paper's D (4 at 64x64); the article's 2."),
+    "discriminator_convolutions": Option(0, "Stride-2 convolutions in D, filters doubling; 0: down to "
+                                         "4x4 as in the DCGAN paper's D (3 at 32x32, 4 at 64x64); the "
+                                         "article's 2."),
     "generator_conv_bias": Option(False, "Biases on G's BatchNorm'd transposed convolutions: the "
                                   "article's; BN's offset makes them redundant, as in the DCGAN reference."),
     "generator_dense_batchnorm": Option(True, "BatchNorm on G's projection (DCGAN paper, TF tutorial; "
@@ -94,16 +95,16 @@ def check_options(config, image_shape):
     raise ValueError(f"dcgan needs square images, got {height}x{width}; set --image_size.")
   upsampling_filters(height)
   convolutions = config.options["discriminator_convolutions"]
-  if convolutions < 1 or height % 2**convolutions:
-    raise ValueError(f"--discriminator_convolutions={convolutions} needs a positive count whose 2^count "
-                     f"divides the image size {height}; the article's is 2.")
+  if convolutions < 0 or height % 2**convolutions:
+    raise ValueError(f"--discriminator_convolutions={convolutions} needs 0 (down to 4x4) or a count whose "
+                     f"2^count divides the image size {height}; the article's is 2.")
   dropout = config.options["discriminator_dropout"]
   if not 0 <= dropout < 1:
     raise ValueError(f"--discriminator_dropout must be in [0, 1), got {dropout}.")
   if config.options["generator_l2"] < 0:
     raise ValueError(f"--generator_l2 must be 0 or more, got {config.options['generator_l2']}.")
   options = config.options
-  if options["discriminator_batchnorm"] and options["discriminator_convolutions"] > 1:
+  if options["discriminator_batchnorm"] and discriminator_convolutions(config, height) > 1:
     regularizers.refuse_with_batchnorm(config, "add --nodiscriminator_batchnorm (docs/recipe.md)")
   conditioning.check_options(config, image_shape)
 
@@ -148,12 +149,17 @@ def build_generator(config, image_shape):
   return keras.Model(inputs, images, name="dcgan_generator")
 
 
+def discriminator_convolutions(config, image_size):
+  """D's stride-2 convolutions: the option, or with 0 as many as bring the image down to 4x4."""
+  return config.options["discriminator_convolutions"] or (image_size // SEED_SIZE).bit_length() - 1
+
+
 def build_discriminator(config, image_shape):
   dropout_rate = config.options["discriminator_dropout"]
   inputs, images, label = conditioning.discriminator_inputs(config, image_shape)
   init = _initializer(config)
   x = conditioning.join_label(config, images, label)  # --conditional=concat: K one-hot planes appended
-  for i in range(config.options["discriminator_convolutions"]):
+  for i in range(discriminator_convolutions(config, image_shape[0])):
     filters = config.options["discriminator_filters"] * 2**i
     normalized = i > 0 and config.options["discriminator_batchnorm"]
     # BatchNorm's offset makes a bias before it redundant (its gradient is rounding noise, which Adam
