@@ -1,8 +1,9 @@
 """Class-conditional GANs (zoo/models/conditioning.py, docs/conditional.md): labels from the data to the
 batch, the conditioning layers, the recipe on a conditional D, sampling, export and scores by class.
 
-tests/test_contract.py covers the conditional variants of dense_gan and dcgan like any other variant
-(forward/backward, 1 vs 2 replicas, exact resume, export without the zoo, every CLI).
+tests/test_contract.py covers the conditional variants of dcgan like any other variant (forward/backward,
+1 vs 2 replicas, exact resume, export without the zoo, every CLI). dense_gan refuses --conditional
+(tests/test_dense_gan.py).
 """
 import json
 import os
@@ -32,13 +33,13 @@ RECIPES = {
                        "augment": "translation,cutout,color"},
     "hinge_sn": {"loss": "hinge", "spectral_norm": True},
 }
-CASES = [("dense_gan", "projection"), ("dcgan", "projection"), ("dcgan", "concat")]
+CASES = [("dcgan", "projection"), ("dcgan", "concat")]
 
 
 @pytest.fixture(scope="module")
 def conditional_run(tmp_path_factory):
-  """A finished smoke run of conditional dense_gan (projection D)."""
-  config = smoke_config("dense_gan", "projection", tmp_path_factory.mktemp("conditional"), steps=2)
+  """A finished smoke run of conditional dcgan (projection D)."""
+  config = smoke_config("dcgan", "projection", tmp_path_factory.mktemp("conditional"), steps=2)
   training.fit(config, **QUIET)
   return config
 
@@ -50,8 +51,10 @@ def _first_batches(config, count, start_step=0):
 
 
 def test_labelled_batches_hold_the_same_images_in_the_same_order_with_their_labels(tmp_path):
-  conditional = smoke_config("dense_gan", "projection", tmp_path, shuffle_buffer=64)
-  plain = smoke_config("dense_gan", "default", tmp_path, shuffle_buffer=64)
+  # 28x28 digits padded to 32x32, so each image's central 28x28 is the stored digit.
+  unresized = dict(image_size=32, image_resize="pad", shuffle_buffer=64)
+  conditional = smoke_config("dcgan", "projection", tmp_path, **unresized)
+  plain = smoke_config("dcgan", "default", tmp_path, **unresized)
   assert data.uses_labels(conditional) and not data.uses_labels(plain)
   labelled, unlabelled = _first_batches(conditional, 20), _first_batches(plain, 20)  # > 1 epoch of 256
   examples = data.load_examples("mnist", conditional.train_split, DATA_DIR, download=False)
@@ -59,7 +62,8 @@ def test_labelled_batches_hold_the_same_images_in_the_same_order_with_their_labe
   for batch, images in zip(labelled, unlabelled):
     np.testing.assert_array_equal(batch["real"], images)
     assert batch["label"].dtype == np.int32
-    expected = [label_of[np.round(image * 255).astype(np.uint8).tobytes()] for image in batch["real"]]
+    expected = [label_of[np.round((image[2:30, 2:30] + 1) * 127.5).astype(np.uint8).tobytes()]
+                for image in batch["real"]]  # dcgan's pixels are in [-1, 1]
     np.testing.assert_array_equal(batch["label"], expected)
   # The stream is a pure function of (seed, step): a resumed stream continues it exactly.
   for batch, resumed in zip(labelled[13:], _first_batches(conditional, 7, start_step=13)):
@@ -70,14 +74,14 @@ def test_labelled_batches_hold_the_same_images_in_the_same_order_with_their_labe
 @pytest.mark.slow
 def test_folder_labels_train_a_conditional_run_and_unlabelled_folders_are_refused(tmp_path):
   digits = photos.write_mnist_folder(tmp_path / "digits", DATA_DIR)
-  config = smoke_config("dense_gan", "projection", tmp_path / "run", data_dir=digits, dataset="folder",
-                        image_size=28, train_split="train", batch_size=16)
+  config = smoke_config("dcgan", "projection", tmp_path / "run", data_dir=digits, dataset="folder",
+                        train_split="train", batch_size=16)
   assert conditioning.num_classes(config) == 10
   training.fit(config, **QUIET)
   flat = tmp_path / "flat"
   photos.copy_pngs(tmp_path / "digits" / "train" / "3", flat / "train", 5)
-  unlabelled = smoke_config("dense_gan", "projection", tmp_path / "run2", data_dir=str(flat),
-                            dataset="folder", image_size=28, train_split="train", batch_size=4)
+  unlabelled = smoke_config("dcgan", "projection", tmp_path / "run2", data_dir=str(flat),
+                            dataset="folder", train_split="train", batch_size=4)
   with pytest.raises(ValueError, match="trains on class labels.*class sub-folders"):
     training.fit(unlabelled, **QUIET)
 
@@ -95,7 +99,7 @@ def test_the_unconditional_default_builds_the_articles_networks(tmp_path):
 # ---- the conditioning layers ----------------------------------------------------------------------------
 
 def test_projection_adds_the_inner_product_of_the_label_embedding_and_the_features(tmp_path):
-  config = smoke_config("dense_gan", "projection", tmp_path)
+  config = smoke_config("dcgan", "projection", tmp_path)
   features, label = keras.Input([6]), keras.Input([], dtype="int32")
   head = keras.layers.Dense(1)
   model = keras.Model([features, label], conditioning.projection(config, features, label, head(features)))
@@ -150,7 +154,7 @@ def test_conditional_networks_are_stock_keras_and_use_the_label(model, variant, 
 
 
 def test_diffaugment_changes_only_the_images_of_a_conditional_d_input(tmp_path):
-  config = smoke_config("dense_gan", "projection", tmp_path, augment="translation,cutout,color")
+  config = smoke_config("dcgan", "projection", tmp_path, augment="translation,cutout,color")
   trainer = training.GANTrainer(config)
   batch = trainer.fixed_batch(8)
   seed = tf.constant([1, 2], tf.int64)
@@ -195,7 +199,7 @@ def test_one_and_two_replicas_agree_with_the_recipe(model, variant, recipe, tmp_
 def test_grids_have_one_row_per_class(conditional_run):
   trainer = training.GANTrainer(conditional_run)
   grid = trainer.sample_grid()
-  side = 28 + 2
+  side = conditional_run.image_size + 2
   assert grid.shape == (10 * side + 2, 1 * side + 2, 1)  # num_grid_images=4 < 10 classes: one column
   assert os.listdir(os.path.join(conditional_run.logdir, "samples")), "the run wrote no sample grids"
 

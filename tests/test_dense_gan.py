@@ -1,7 +1,14 @@
-"""`dense_gan` (article 001): the defaults' departures, and the article's exact layers one flag away."""
+"""`dense_gan` (article 001): the defaults' departures, the article's exact layers one flag away, and no
+class-conditional variant."""
+import os
+import re
+
 import keras
 import numpy as np
+import pytest
 
+from tests.conftest import DATA_DIR, REPO
+from tests.helpers import run_module
 from zoo import config as config_lib
 from zoo.models import dense_gan
 
@@ -74,3 +81,28 @@ def test_a_flag_still_overrides_the_article_recipe(tmp_path):
   assert _dense_layers(generator)[0] == (128, "relu")
   images = generator(np.zeros([2, config.latent_dim], np.float32), training=False).numpy()
   assert images.shape == (2, *IMAGE_SHAPE) and 0.0 <= images.min() and images.max() <= 1.0
+
+
+def test_conditional_is_refused_in_one_line_before_anything_is_written(tmp_path):
+  logdir = tmp_path / "run"
+  result = run_module("zoo.train", "--model=dense_gan", "--conditional=projection", f"--data_dir={DATA_DIR}",
+                      f"--logdir={logdir}", "--steps=1")
+  assert result.returncode != 0
+  assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+  line = result.stderr.strip()
+  assert line.startswith("error: --conditional=projection: dense_gan is not offered class-conditional")
+  assert "ignores the noise" in line and "--model=dcgan --conditional=projection" in line
+  assert not logdir.exists()
+  # The measurement it cites is a heading of the lab journal.
+  page, anchor = re.search(r"(docs/lab/\S+\.md)#([\w-]+)", line).groups()
+  with open(os.path.join(REPO, page)) as f:
+    headings = [re.sub(r"[^\w\- ]", "", heading.strip("# \n").lower()).replace(" ", "-")
+                for heading in f if heading.startswith("#")]
+  assert anchor in headings
+
+
+@pytest.mark.parametrize("mode", ["concat", "projection"])
+def test_every_conditional_mode_is_refused_and_unconditional_is_accepted(mode, tmp_path):
+  with pytest.raises(ValueError, match=f"--conditional={mode}: dense_gan is not offered"):
+    dense_gan.check_options(resolved(tmp_path, options={"conditional": mode}), IMAGE_SHAPE)
+  dense_gan.check_options(resolved(tmp_path, options={"conditional": "none"}), IMAGE_SHAPE)

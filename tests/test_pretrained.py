@@ -20,13 +20,14 @@ QUIET = dict(log=lambda *_: None)
 
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory):
-  """A root holding dcgan/mnist (trained on 28x28 digits padded to 32x32) and dense_gan/mnist-conditional,
+  """A root holding dcgan/mnist and dcgan/mnist-conditional (trained on 28x28 digits padded to 32x32),
   each from a 2-step run, with $ZOO_PRETRAINED_DIR pointing at it; yields (root, {name: run folder})."""
   from experiments import package
   base = tmp_path_factory.mktemp("pretrained")
   root = str(base / "packages")
   made = {"dcgan/mnist": smoke_config("dcgan", "default", base / "dcgan", image_size=32, image_resize="pad"),
-          "dense_gan/mnist-conditional": smoke_config("dense_gan", "projection", base / "dense")}
+          "dcgan/mnist-conditional": smoke_config("dcgan", "projection", base / "conditional", image_size=32,
+                                                  image_resize="pad")}
   for name, config in made.items():
     training.fit(config, **QUIET)
     package.make_package(config.logdir, name, root, command=f"python -m zoo.train --model={config.model}",
@@ -102,7 +103,7 @@ def test_the_card_holds_what_using_and_judging_the_model_take(packages):
                               "recall": {"value": 0.25, "interval": None}}
   text = open(os.path.join(root, "dcgan", "mnist", "model_card.md")).read()
   assert "| fid | 123.4 | [120, 127] |" in text and "python -m zoo.train --model=dcgan" in text
-  conditional = pretrained.read_card("dense_gan/mnist-conditional")
+  conditional = pretrained.read_card("dcgan/mnist-conditional")
   assert conditional["num_classes"] == 10 and conditional["class_names"][:2] == ["0", "1"]
 
 
@@ -146,7 +147,7 @@ def test_an_unknown_name_is_one_line_listing_the_valid_ones(packages):
   message = str(raised.value)  # the test's packages and the shipped ones, sorted
   assert message.startswith("Unknown pretrained package 'dcgan/mnsit'; valid names: ") and "\n" not in message
   names = message.split("valid names: ")[1].rstrip(".").split(", ")
-  assert {"dcgan/mnist", "dense_gan/mnist-conditional"} <= set(names) and names == sorted(names)
+  assert {"dcgan/mnist", "dcgan/mnist-conditional"} <= set(names) and names == sorted(names)
 
 
 def test_the_sample_cli_lists_and_samples_packages(packages, tmp_path):
@@ -155,7 +156,7 @@ def test_the_sample_cli_lists_and_samples_packages(packages, tmp_path):
   listing = run_module("zoo.sample", "--list_pretrained", env=env, check=True).stdout
   assert "dcgan/mnist" in listing and "fid 123 [120, 127], recall 0.25" in listing
   out = tmp_path / "s.npz"
-  result = run_module("zoo.sample", "--pretrained=dense_gan/mnist-conditional", "--num=6", "--label=7",
+  result = run_module("zoo.sample", "--pretrained=dcgan/mnist-conditional", "--num=6", "--label=7",
                       f"--out={out}", "--truncation=0.5", env=env, check=True)
   assert "wrote 6 samples (28, 28, 1)" in result.stdout
   assert (np.load(out)["labels"] == 7).all() and np.load(out)["images"].shape == (6, 28, 28, 1)
@@ -181,7 +182,7 @@ def test_interpolation_ends_are_the_samples_of_their_seeds(packages, tmp_path):
 
 
 def test_class_grids_and_class_interpolation_hold_the_noise(packages):
-  generator = pretrained.load("dense_gan/mnist-conditional")
+  generator = pretrained.load("dcgan/mnist-conditional")
   grid = generator.class_grid(3, seed=1, classes=[2, 5])
   assert grid.shape == (6, 28, 28, 1)
   z = generator.noise(3, seed=1)
