@@ -5,6 +5,7 @@ augmentation, DiffAugment and ADA, scored against the full test split.
   python -m experiments.limited_data --only=mnist-1k-ada-s0,mnist-1k-none-s0   # some cells
   python -m experiments.limited_data --dry_run     # the commands, in the order they run
   python -m experiments.limited_data --table       # the markdown table of the cells that finished
+  python -m experiments.limited_data --plot=docs/figures/limited_data_fid.png   # their FID curves
 
 Each cell is `zoo.train` with dcgan's defaults on `--train_split=train[:N]` for 300,000 images seen by
 D (D sees a 1k subset 300 times), logging FID and recall against the test split ten times on the way
@@ -98,6 +99,28 @@ def table(args):
   return "\n".join(lines)
 
 
+def plot(args, path):
+  """FID over training, one panel per dataset, one line per cell (the curves of the table)."""
+  import matplotlib
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt
+  rows = [r for r in (row(name, args) for name in cells()) if r and r["curve"]]
+  figure, axes = plt.subplots(1, len(DATASETS), figsize=(6 * len(DATASETS), 4), squeeze=False)
+  for axis, dataset in zip(axes[0], DATASETS):
+    for r in (r for r in rows if r["dataset"] == dataset):
+      seen, fid, _ = zip(*r["curve"])
+      style = {"none": "-", "diffaugment": ":", "ada": "--"}[r["arm"]]
+      axis.plot([s / 1000 for s in seen], fid, style, marker="o", markersize=3,
+                label=f"{r['size'] // 1000}k, {r['arm']}, seed {r['seed']}")
+    axis.set(title=f"dcgan on {dataset} subsets, FID against the test split", xlabel="thousand images seen",
+             ylabel="FID (5,000 samples)", yscale="log")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+  figure.tight_layout()
+  figure.savefig(path, dpi=90)
+  print(f"wrote {path}")
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--data_dir", default=os.path.join(REPO, "..", "shared", "tensorflow_datasets"))
@@ -105,9 +128,13 @@ def main(argv=None):
   parser.add_argument("--only", default="", help="Comma-separated cell names (default: all).")
   parser.add_argument("--dry_run", action="store_true")
   parser.add_argument("--table", action="store_true", help="Print the table of finished cells.")
+  parser.add_argument("--plot", default=None, metavar="PNG", help="Plot the FID curves of finished cells.")
   args = parser.parse_args(argv)
-  if args.table:
-    print(table(args))
+  if args.table or args.plot:
+    if args.table:
+      print(table(args))
+    if args.plot:
+      plot(args, args.plot)
     return
   names = [n for n in args.only.split(",") if n] or list(cells())
   unknown = sorted(set(names) - set(cells()))
