@@ -36,7 +36,8 @@ def main(argv):
   plot_losses(read_scalars(FLAGS.logdir), config.batch_size * config.d_steps,
               f"dcgan on {config.dataset}, {config.image_size}x{config.image_size}, batch "
               f"{config.batch_size}, {config.precision}, "
-              f"{dcgan.discriminator_convolutions(config, config.image_size)} D convolutions", f"{prefix}_losses.png",
+              f"{dcgan.discriminator_convolutions(config, config.image_size)} D convolutions",
+              f"{prefix}_losses.png",
               loss_note=f"g_loss includes G's L2 {l2} term" if l2 else "")
   for suffix in ("samples.png", "progress.gif", "losses.png"):
     path = f"{prefix}_{suffix}"

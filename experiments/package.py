@@ -141,12 +141,14 @@ def training_curve(config):
   return [{key: point[key] for key in ("images_seen", *CURVE_METRICS) if key in point} for point in points]
 
 
-def refresh_card(folder, logdir):
+def refresh_card(folder, logdir, notes=None):
   """Rewrites a package's card (card.json, model_card.md, MANIFEST) with what the code that writes cards
-  now takes from its run, keeping every recorded fact; the generator and config are not touched."""
+  now takes from its run, and `notes` (NOTE_FIELDS) where given, keeping every other recorded fact; the
+  generator and config are not touched."""
   from zoo import pretrained, runs
   with open(os.path.join(folder, pretrained.CARD_FILE)) as f:
     card = json.load(f)
+  card.update({field: text for field, text in (notes or {}).items() if field in NOTE_FIELDS})
   curve = training_curve(runs.load_config(logdir))
   if curve:
     card["curve"] = curve
@@ -282,7 +284,7 @@ def main(argv=None):
   parser.add_argument("--use_ema", default=True, type=lambda text: text.lower() not in ("0", "false", "no"))
   args = parser.parse_args(argv)
   if args.refresh_card:
-    print(f"refreshed {refresh_card(args.refresh_card, args.logdir)}")
+    print(f"refreshed {refresh_card(args.refresh_card, args.logdir, _read_json(args.notes))}")
     return
   if not args.name:
     sys.exit("error: --name is required (e.g. --name=dcgan/mnist).")

@@ -232,7 +232,8 @@ def steps(name, args):
   command = shlex.join(["python", "-m", "zoo.train", *flags, "--data_dir=DATA",
                         f"--logdir=runs/{slug(name)}"])
   if "photo_patches" in name:  # DATA is a folder the zoo makes, not a TFDS directory
-    command = shlex.join(["python", "-m", "zoo.photo_patches", "--out=DATA", *PHOTO_PATCHES]) + " && " + command
+    prepare = shlex.join(["python", "-m", "zoo.photo_patches", "--out=DATA", *PHOTO_PATCHES])
+    command = f"{prepare} && {command}"
   return run, command, todo
 
 
@@ -281,11 +282,21 @@ def main(argv=None):
   parser.add_argument("--root", default=None, help="Where packages go (default: zoo/pretrained/).")
   parser.add_argument("--only", default="", help="Comma-separated package names (default: all).")
   parser.add_argument("--dry_run", action="store_true")
+  parser.add_argument("--refresh_cards", action="store_true", help="Only rewrite the cards of packages "
+                      "already made, from their runs and the prose here (experiments/package.py).")
   args = parser.parse_args(argv)
   names = [n for n in args.only.split(",") if n] or list(PACKAGES)
   unknown = sorted(set(names) - set(PACKAGES))
   if unknown:
     sys.exit(f"error: unknown packages {unknown}; valid: {', '.join(PACKAGES)}.")
+  if args.refresh_cards:
+    from experiments import package
+    from zoo import pretrained
+    for name in names:
+      folder = os.path.join(args.root or pretrained.SHIPPED, *name.split("/"))
+      notes = {"article": ARTICLES[name.split("/")[0]], **NOTES[name]}
+      print(f"refreshed {package.refresh_card(folder, steps(name, args)[0], notes)}")
+    return
   if any("photo_patches" in name for name in names):
     folder = os.path.join(args.runs_dir, "photo_patches")
     patches = [sys.executable, "-m", "zoo.photo_patches", f"--out={folder}", *PHOTO_PATCHES]
