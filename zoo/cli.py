@@ -18,17 +18,23 @@ those known lines filtered out of stderr; any other line it prints is kept.
 takes effect when this module is imported before TensorFlow is, which every CLI in zoo/ must do.
 TF_ENABLE_ONEDNN_OPTS is not touched: it changes the arithmetic, not only what is printed.
 
+`deferred_imports()` makes the modules imported inside it take TensorFlow, Keras and TFDS without loading
+them: zoo.train imports the configuration and the model registry there to define its flags, so --help and
+flag errors are answered in a fraction of a second, not after the seconds TensorFlow takes to load.
+
 `run(main, define_flags)` is every CLI's entry point (`python -m zoo.X` and the console script `zoo-X`):
 absl's app.run, except that --help/-h/--helpshort/--helpfull print the module's docstring and its flags
 to stdout and exit 0 (absl exits 1), a bad flag is one `error: ...` line, Ctrl-C is one line with status
 130, and a closed pipe (`... --help | head`) ends quietly. `fail(error)` exits with an error's one line.
 """
+import contextlib
 import importlib.abc
 import importlib.util
 import os
 import re
 import sys
 import tempfile
+import types
 
 from absl import app, flags, logging
 
@@ -124,6 +130,70 @@ def _without_start_up_noise(load, module):
 if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0" and "tensorflow" not in sys.modules:
   sys.meta_path.insert(0, _QuietTensorFlowImport())
 
+# What a command needs only once it runs, never to parse its flags; each takes seconds to load.
+DEFERRED = ("tensorflow", "keras", "tensorflow_datasets")
+
+
+class _DeferredImport(importlib.abc.MetaPathFinder):
+  """Imports the DEFERRED modules without running their code (_DeferredLoader); other finders, the quiet
+  one above included, still say where the code is and how it loads."""
+
+  def find_spec(self, name, path, target=None):
+    if name not in DEFERRED:
+      return None
+    sys.meta_path.remove(self)
+    try:
+      spec = importlib.util.find_spec(name)
+    finally:
+      sys.meta_path.insert(0, self)
+    if spec is not None and spec.loader is not None:
+      spec.loader = _DeferredLoader(spec.loader)
+    return spec
+
+
+class _DeferredLoader(importlib.abc.Loader):
+  """importlib.util.LazyLoader's idea: the module is made and bound now, its code runs on first use.
+  LazyLoader's module runs it when `__spec__` is read, which every later `import tensorflow` statement
+  does (Python 3.11), so it would load at the second module importing TensorFlow; _DeferredModule waits."""
+
+  def __init__(self, loader):
+    self.loader = loader
+
+  def create_module(self, spec):
+    return self.loader.create_module(spec)
+
+  def exec_module(self, module):
+    module.__spec__.loader = module.__loader__ = self.loader  # what runs the code, later
+    module.__class__ = _DeferredModule
+
+
+class _DeferredModule(types.ModuleType):
+  """A module whose code runs, once, when an attribute other than `__spec__` is first read."""
+
+  def __getattribute__(self, name):
+    spec = object.__getattribute__(self, "__spec__")
+    if name == "__spec__":
+      return spec
+    self.__class__ = types.ModuleType
+    spec.loader.exec_module(self)
+    return getattr(self, name)
+
+
+@contextlib.contextmanager
+def deferred_imports():
+  """Within it, a first import of TensorFlow, Keras or TFDS loads nothing until the module is used.
+
+  For the imports that define a command's flags: code that runs at import and uses TensorFlow (a
+  `tf.Module` subclass, `from keras import layers`) still loads it, which the fast-start tests catch. A
+  module imported in here keeps its deferred reference after the block, loading on its first use as usual.
+  """
+  finder = _DeferredImport()
+  sys.meta_path.insert(0, finder)
+  try:
+    yield
+  finally:
+    sys.meta_path.remove(finder)
+
 
 def quiet_library_logs():
   """TFDS and TF log INFO and WARNING lines through absl about their own internals (e.g. a dataset
@@ -183,7 +253,8 @@ def _parse_flags(argv):
     return flags.FLAGS(argv)
   except flags.Error as e:
     missing = re.match(r"flag --(\w+)=None: Flag --\1 must have a value other than None", str(e))
-    message = f"--{missing.group(1)} is required" if missing else one_line(e)
+    # absl starts some messages with "ERROR:: " (a --flagfile it cannot open); the line says error: once
+    message = f"--{missing.group(1)} is required" if missing else one_line(e).removeprefix("ERROR:: ")
     sys.exit(f"error: {message} (--help lists the flags).")
 
 

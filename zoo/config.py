@@ -17,7 +17,6 @@ from typing import Any, Dict, Mapping, Optional
 from zoo import hardware
 from zoo import models
 from zoo.data import datasets
-from zoo.recipe import ada
 from zoo.recipe import augment
 from zoo.recipe import losses
 
@@ -73,7 +72,9 @@ class TrainConfig:
   ada_target: float = _field(0.6, "--augment=ada: the r_t = E[sign(D(real))] above which p rises.")
   ada_interval: int = _field(4, "--augment=ada: steps between updates of p.")
   ada_kimg: float = _field(500.0, "--augment=ada: thousands of real images over which p can go from 0 to 1.")
-  ada_set: str = _field(ada.DEFAULT_SET, "--augment=ada: the augmentations, as groups (b: flips, 90-degree "
+  # "bgc", ADA's default set, written out: importing zoo/recipe/ada.py here would load TensorFlow (its
+  # controller is a tf.Module), which zoo.train's --help and flag checks do without (zoo/cli.py).
+  ada_set: str = _field("bgc", "--augment=ada: the augmentations, as groups (b: flips, 90-degree "
                         "rotations, integer translation; g: geometric; c: colour) or names "
                         "(zoo/recipe/ada.py).")
   shuffle_buffer: int = _field(10000, "Examples in the shuffle buffer of the input pipeline.")
@@ -130,10 +131,13 @@ def flag_fields():
   return [f for f in dataclasses.fields(TrainConfig) if f.name not in NOT_FLAGS]
 
 
-def resolve(model: str, logdir: str, overrides: Mapping[str, Any], spec=None) -> TrainConfig:
+def resolve(model: str, logdir: str, overrides: Mapping[str, Any], spec=None,
+            probe_hardware: bool = True) -> TrainConfig:
   """Merges the layers described in the module docstring (None in `overrides` = not given).
 
   `spec` stands in for the registry entry of `model`, for models built outside the registry.
+  `probe_hardware=False` leaves --precision=auto as "auto": finding the GPUs imports TensorFlow, which
+  zoo.train's --help does without.
   """
   spec = spec or models.get_model(model)
   given = {k: v for k, v in overrides.items() if v is not None}
@@ -151,7 +155,7 @@ def resolve(model: str, logdir: str, overrides: Mapping[str, Any], spec=None) ->
   dataset = given.get("dataset", recipe.get("dataset", spec.defaults.get("dataset", "mnist")))
   dataset_defaults = dict(datasets.DATASETS[dataset].defaults) if dataset in datasets.DATASETS else {}
   values = {**dict(spec.tuning), **dict(spec.defaults), **dataset_defaults, **recipe, **given}
-  if values.get("precision", "auto") == "auto":
+  if probe_hardware and values.get("precision", "auto") == "auto":
     values["precision"] = hardware.auto_precision(values.get("strategy", "default"))
   if values.get("eval_every", AUTO) == AUTO:
     values["eval_every"] = auto_eval_every(spec, dataset, values.get("steps", TrainConfig.steps))
@@ -290,6 +294,7 @@ def _validate_augment(config: TrainConfig) -> None:
     raise ValueError(f"--ada_interval must be a positive number of steps, got {config.ada_interval}.")
   if not 0 < config.ada_kimg < float("inf"):
     raise ValueError(f"--ada_kimg must be positive (the paper's 500), got {config.ada_kimg}.")
+  from zoo.recipe import ada
   try:
     transforms = ada.parse_set(config.ada_set)
   except ValueError as e:

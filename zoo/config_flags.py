@@ -95,7 +95,7 @@ def config_overrides(flag_values=FLAGS):
 def describe_model(model) -> str:
   """A model's description, resolved settings and options, for --list_models and --help."""
   spec = models.get_model(model)
-  config = config_lib.resolve(model, "", {})
+  config = config_lib.resolve(model, "", {}, probe_hardware=False)
   lines = [f"{model}: {spec.description}"]
   recipes = ", ".join([config_lib.DEFAULT_RECIPE, *sorted(spec.recipes)])
   lines.append(f"  recipes (--recipe): {recipes}")
@@ -114,7 +114,7 @@ def describe_model(model) -> str:
 def usage(model, doc) -> str:
   """--help of zoo.train: the chosen model's options first, then every run setting with its default."""
   lines = [doc.strip(), "", describe_model(model), "", f"Run settings (defaults for --model={model}):"]
-  config = config_lib.resolve(model, "", {})
+  config = config_lib.resolve(model, "", {}, probe_hardware=False)  # --precision=auto stays "auto"
   for field in config_lib.flag_fields():
     value = getattr(config, field.name)
     lines.append(f"  --{field.name}={'' if value is None else value}  {field.metadata['help']}")

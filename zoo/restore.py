@@ -22,7 +22,6 @@ import sys
 from absl import flags
 
 from zoo import cli
-from zoo import pixels
 
 FLAGS = flags.FLAGS
 
@@ -96,6 +95,7 @@ def restore_images(generator, config, degraded, batch_size=500):
   """uint8 restorations [N, H, W, C] of uint8 degraded images by a trained generator."""
   import numpy as np
   import tensorflow as tf
+  from zoo import pixels
   run = tf.function(lambda x: pixels.to_uint8(generator(pixels.to_model_range(x, config.pixel_range),
                                                       training=False), config.pixel_range))
   chunks = [run(tf.constant(degraded[i:i + batch_size])).numpy() for i in range(0, len(degraded), batch_size)]
@@ -104,6 +104,7 @@ def restore_images(generator, config, degraded, batch_size=500):
 
 def degrade_like_training(config, images_uint8, seed):
   """The run's own degradation of uint8 images, quantised to uint8 as a saved picture is."""
+  from zoo import pixels
   from zoo.models.image_gan import degradations
   options = config.options
   degraded = degradations.degrade(pixels.to_model_range(images_uint8, "unit"), [seed, 0], options["task"],

@@ -7,6 +7,7 @@ Ctrl-C (SIGINT) or SIGTERM during training saves a checkpoint and exits 0; befor
 (while TensorFlow loads and the run is set up) nothing is saved, and it stops at once with one line and
 status 130 (SIGINT) or 143 (SIGTERM), as for a command the signal killed.
 """
+import difflib
 import os
 import sys
 
@@ -20,8 +21,10 @@ STARTING = ("while zoo.train was starting, before training began: nothing was sa
 if cli.is_command(__name__):  # before TensorFlow loads (seconds); the training loop takes over later
   signals.exit_on_signals(STARTING)
 
-from zoo import config_flags  # noqa: E402  (imports TensorFlow)
-from zoo import models  # noqa: E402
+# TensorFlow loads when training first uses it: --help and flag errors are answered before, at once.
+with cli.deferred_imports():
+  from zoo import config_flags  # noqa: E402
+  from zoo import models  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", config_flags.DEFAULT_MODEL, "Registered model name (--list_models lists them).")
@@ -44,21 +47,23 @@ def parse_flags(argv):
   except flags.Error as e:  # e.g. --flagfile=missing
     sys.exit(f"error: {cli.one_line(e).removeprefix('ERROR:: ')}")
   model = config_flags.peek_model(expanded)
-  known = model in models.list_models()
+  try:
+    models.get_model(model)  # before --help, which would otherwise show another model's settings
+  except ValueError as e:
+    cli.fail(e)
+  option_names = config_flags.define_option_flags(model)
   if config_flags.wants_help(expanded):
-    if not known:
-      sys.exit(f"error: unknown --model={model!r}; valid names: {', '.join(models.list_models())}.")
-    config_flags.define_option_flags(model)
     print(config_flags.usage(model, __doc__))
     sys.exit(0)
-  option_names = config_flags.define_option_flags(model) if known else ()
   try:
     remaining = FLAGS(argv)
   except flags.UnrecognizedFlagError as e:
     owners = config_flags.option_owners(e.flagname)
     if owners:
       sys.exit(f"error: --{e.flagname} is an option of {', '.join(owners)}, not of --model={model}.")
-    sys.exit(f"error: unknown flag --{e.flagname}; python -m zoo.train --help lists the flags.")
+    close = difflib.get_close_matches(e.flagname, list(FLAGS), n=1)
+    guess = f" (did you mean --{close[0]}?)" if close else ""
+    sys.exit(f"error: unknown flag --{e.flagname}{guess}; python -m zoo.train --help lists the flags.")
   except flags.Error as e:
     sys.exit(f"error: {e}")
   _OPTION_NAMES[:] = option_names

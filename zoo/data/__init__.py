@@ -13,6 +13,10 @@ The training stream is a pure function of (seed, step) (zoo/data/pipeline.py), s
 exactly the batches it would have seen. A class-conditional run (`uses_labels`) trains on (image, label)
 pairs: the same images in the same order, each with its label.
 """
+# Annotations stay strings, so `tf.data.Dataset` in a signature runs no TensorFlow code at import:
+# zoo.train imports this module to define its flags before TensorFlow loads (zoo/cli.py).
+from __future__ import annotations
+
 import os
 from typing import Optional, Tuple
 

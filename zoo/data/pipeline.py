@@ -4,6 +4,10 @@ The training stream is a pure function of (seed, step): epoch e is the cached sp
 seed derived from (seed, e), so a resumed run rebuilds exactly the batches it would have seen without
 saving any iterator state, skipping at most one epoch.
 """
+# Annotations stay strings, so `tf.data.Dataset` in a signature runs no TensorFlow code at import:
+# zoo.train imports this module to define its flags before TensorFlow loads (zoo/cli.py).
+from __future__ import annotations
+
 import tensorflow as tf
 
 from zoo import pixels

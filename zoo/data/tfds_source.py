@@ -1,4 +1,8 @@
 """TensorFlow Datasets as a source: prepared builders, splits in TFDS's stored order, their labels."""
+# Annotations stay strings, so `tf.data.Dataset` in a signature runs no TensorFlow code at import:
+# zoo.train imports this module to define its flags before TensorFlow loads (zoo/cli.py).
+from __future__ import annotations
+
 import os
 import socket
 from typing import Optional, Tuple

@@ -12,12 +12,10 @@ filters are strided, with BatchNorm (`discriminator`), because the article's cov
 The article's encoder never downsamples although its decoder expects 7x7; the two stride-2 layers on
 each side are the fix SPEC names. Every departure from the article is listed in docs/autoencoder_gan.md.
 """
-import keras
 import tensorflow as tf
-from keras import layers
 
-from zoo import distribute
 from zoo.models.registry import ModelSpec, Option, Pretraining, register
+from zoo.models.registry import keras, layers  # imported when the first network is built
 from zoo.recipe import regularizers
 
 DEFAULTS = {
@@ -140,6 +138,7 @@ def _article_discriminator_layers(x):
 def _strided_discriminator_layers(x, batchnorm):
   """The DCGAN paper's D with the article's filters: 4x less area per layer, and BatchNorm, which is what
   made dcgan cover every class (docs/recipe.md)."""
+  from zoo import distribute  # it loads TensorFlow: imported when a network is built, as Keras is
   init = keras.initializers.RandomNormal(stddev=0.02)
   for i, filters in enumerate(DISCRIMINATOR_FILTERS):
     normalised = batchnorm and i > 0

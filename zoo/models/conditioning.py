@@ -15,11 +15,9 @@
 stock Keras layer, so exported conditional generators load without the zoo. The labels come from the
 data (zoo/data: TFDS `label`, an image folder's class sub-folders); see docs/conditional.md.
 """
-import keras
-from keras import layers
-
 from zoo import data
 from zoo.models.registry import Option
+from zoo.models.registry import keras, layers  # imported when the first network is built
 
 MODES = ("none", "projection", "concat")
 # G's label embedding: 50 values, as in the widely copied Keras/PyTorch conditional GAN tutorials.

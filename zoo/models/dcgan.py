@@ -12,12 +12,9 @@ Two configurations (docs/dcgan.md says why):
 - `--recipe=article`, the article's exact networks: 64x64, F = 512, no BN on the projection, L2(0.01)
   on G's kernels, a 2-convolution D with dropout 0.3 and no BN, Keras' default init.
 """
-import keras
-from keras import layers
-
-from zoo import distribute
 from zoo.models import conditioning
 from zoo.models.registry import ModelSpec, Option, images_and_label, noise_and_label, register
+from zoo.models.registry import keras, layers  # imported when the first network is built
 from zoo.recipe import regularizers
 
 DEFAULTS = {
@@ -117,6 +114,7 @@ def _initializer(config):
 
 def _generator_batch_norm(config, x, label):
   """G's BatchNorm; per-class scale and offset in a conditional run with conditional_batchnorm."""
+  from zoo import distribute  # it loads TensorFlow: imported when a network is built, as Keras is
   if label is None or not config.options["conditional_batchnorm"]:
     return distribute.replica_batch_norm()(x)
   return conditioning.conditional_batch_norm(x, label, conditioning.num_classes(config),
@@ -155,6 +153,7 @@ def discriminator_convolutions(config, image_size):
 
 
 def build_discriminator(config, image_shape):
+  from zoo import distribute  # it loads TensorFlow: imported when a network is built, as Keras is
   dropout_rate = config.options["discriminator_dropout"]
   inputs, images, label = conditioning.discriminator_inputs(config, image_shape)
   init = _initializer(config)

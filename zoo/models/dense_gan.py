@@ -16,10 +16,8 @@ class (docs/conditional.md), so `--conditional` is refused; conditional dcgan co
 """
 import math
 
-import keras
-from keras import layers
-
 from zoo.models.registry import ModelSpec, Option, register
+from zoo.models.registry import keras, layers  # imported when the first network is built
 
 DEFAULTS = {
     "dataset": "mnist",

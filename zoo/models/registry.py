@@ -4,9 +4,31 @@ An unconditional GAN only gives its two network builders and defaults. Models wh
 not map noise to images (a codec, an image-to-image model) or that train something first (a pretrained
 autoencoder) fill in the optional hooks below; the shared trainer calls them and has no model-specific
 branches.
+
+Importing the registry registers every model without loading Keras: the model files take `keras` and
+`layers` from here, where each is imported on its first use, i.e. when a network is first built. So
+zoo.train can list the models and their options (its flags, its --help) before TensorFlow has loaded.
 """
 import dataclasses
+import importlib
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+
+class _ImportedOnFirstUse:
+  """Stands for the module `name` and imports it when one of its attributes is first read."""
+
+  def __init__(self, name):
+    self._name = name
+
+  def __getattr__(self, attribute):
+    return getattr(importlib.import_module(self._name), attribute)
+
+  def __repr__(self):
+    return f"<{self._name}, imported on first use>"
+
+
+keras = _ImportedOnFirstUse("keras")
+layers = _ImportedOnFirstUse("keras.layers")
 
 
 def noise_input(batch, z):

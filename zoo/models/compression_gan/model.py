@@ -24,7 +24,6 @@ import functools
 import tensorflow as tf
 
 from zoo import pixels
-from zoo.models.compression_gan import networks
 from zoo.models.registry import ModelSpec, Option, register
 
 DEFAULTS = {
@@ -68,7 +67,10 @@ def check_options(config, image_shape):
                      "comma-separated integers in 1..95, e.g. 1,5,10,20.")
 
 
+# networks.py defines Keras layer classes, so importing it loads Keras: it is imported where a network is
+# built, not with the registry (zoo/models/registry.py says why).
 def build_generator(config, image_shape):
+  from zoo.models.compression_gan import networks
   code_size = config.options["code_size"]
   generator = networks.CodecGenerator(image_shape, code_size, config.options["mode"],
                                       name="compression_gan_codec")
@@ -78,8 +80,15 @@ def build_generator(config, image_shape):
 
 
 def build_discriminator(config, image_shape):
+  from zoo.models.compression_gan import networks
   del config  # the article's D has no settings
   return networks.build_discriminator(image_shape)
+
+
+def inference_model(config, generator):
+  from zoo.models.compression_gan import networks
+  del config  # the trained codec holds everything its inference model needs
+  return networks.inference_model(generator)
 
 
 # ---- trainer hooks --------------------------------------------------------------------------------
@@ -171,5 +180,5 @@ SPEC = register(ModelSpec(
     adversarial_weight=adversarial_weight,
     generator_terms=("distortion", "rate"),
     grid_rows=grid_rows,
-    export_model=lambda config, generator: networks.inference_model(generator),
+    export_model=inference_model,
 ))

@@ -21,7 +21,7 @@ Departures and results: docs/image_gan.md.
 import tensorflow as tf
 
 from zoo import pixels
-from zoo.models.image_gan import degradations, networks
+from zoo.models.image_gan import degradations
 from zoo.models.registry import ModelSpec, Option, register
 
 DEFAULTS = {
@@ -81,11 +81,15 @@ def check_options(config, image_shape):
       raise ValueError(f"--{name} must be positive, got {options[name]}.")
 
 
+# networks.py defines Keras layer classes, so importing it loads Keras: it is imported by the builders below,
+# not with the registry (zoo/models/registry.py says why).
 def build_generator(config, image_shape):
+  from zoo.models.image_gan import networks
   return networks.build_generator(image_shape, config.options["generator_filters"], PIXEL_RANGE)
 
 
 def build_discriminator(config, image_shape):
+  from zoo.models.image_gan import networks
   return networks.build_discriminator(image_shape, config.options["discriminator_filters"],
                                       config.options["discriminator"])
 
@@ -118,6 +122,11 @@ def restoration_rows(batch, restored):
   return [batch["degraded"], restored, batch["real"]]
 
 
+def stock_generator(config, generator):
+  from zoo.models.image_gan import networks
+  return networks.stock_generator(config, generator)
+
+
 SPEC = register(ModelSpec(
     name="image_gan",
     build_generator=build_generator,
@@ -131,7 +140,7 @@ SPEC = register(ModelSpec(
               "colorize": {"dataset": "folder_rgb", "image_size": 16, "train_split": "train",
                            "options": {"task": "colorize"}}},
     tools=("restore",),
-    export_model=networks.stock_generator,
+    export_model=stock_generator,
     pixel_range=PIXEL_RANGE,
     description="conditional image-to-image restoration GAN, U-Net G, pair D, adversarial + L1 (004)",
     prepare_batch=degrade_batch,
