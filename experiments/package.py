@@ -141,7 +141,7 @@ def training_curve(config):
   return [{key: point[key] for key in ("images_seen", *CURVE_METRICS) if key in point} for point in points]
 
 
-def refresh_card(folder, logdir, notes=None):
+def refresh_card(folder, logdir, notes=None, check=None):
   """Rewrites a package's card (card.json, model_card.md, MANIFEST) with what the code that writes cards
   now takes from its run, and `notes` (NOTE_FIELDS) where given, keeping every other recorded fact; the
   generator and config are not touched."""
@@ -149,6 +149,8 @@ def refresh_card(folder, logdir, notes=None):
   with open(os.path.join(folder, pretrained.CARD_FILE)) as f:
     card = json.load(f)
   card.update({field: text for field, text in (notes or {}).items() if field in NOTE_FIELDS})
+  if check:
+    card["quality_check"] = check
   curve = training_curve(runs.load_config(logdir))
   if curve:
     card["curve"] = curve
@@ -158,6 +160,32 @@ def refresh_card(folder, logdir, notes=None):
     f.write(card_markdown(card))
   pretrained.write_manifest(folder)
   return folder
+
+
+# What CI allows between its measure of a restorer or codec package and the card's quality_check: the same
+# G and inputs give the same pixels up to rounding; a broken pre/post-processing moves PSNR by decibels.
+FIDELITY_TOLERANCE = {"psnr_absolute": 0.1, "ssim_absolute": 0.005, "bpp_relative": 0.01}
+FIDELITY_CHECK_SPLIT = "test[:1000]"
+
+
+def fidelity(name, split, data_dir=None):
+  """{psnr, ssim[, bpp]} of package `name` over `split` of its dataset: a restorer's restorations of the
+  split degraded with seed 0, or a codec's decodes of its own files."""
+  from zoo import compress, restore
+  with tempfile.TemporaryDirectory() as out:
+    if name.startswith("compression_gan/"):
+      codec, _ = compress.package_codec(name, data_dir)
+      stats = compress.compress_split(codec, split, out, data_dir)[0]
+    else:
+      stats = restore.restore_split(None, split, out, data_dir, seed=0, pretrained=name)[0]
+  return {key: stats[key] for key in ("psnr", "ssim", "bpp") if key in stats}
+
+
+def fidelity_check(name, data_dir=None):
+  """A restorer's or codec's quality_check, measured from the package itself as CI's quality test
+  (tests/test_pretrained_quality.py) measures it."""
+  return {"split": FIDELITY_CHECK_SPLIT, "seed": 0, "metrics": fidelity(name, FIDELITY_CHECK_SPLIT, data_dir),
+          "tolerance": FIDELITY_TOLERANCE}
 
 
 def headline(evaluation):

@@ -1,9 +1,11 @@
-"""CI guards what ships: every noise-to-image package in zoo/pretrained/ scores as its card says.
+"""CI guards what ships: every package in zoo/pretrained/ scores as its card says.
 
-For each package, `zoo.evaluate --pretrained` of 2,000 samples (the card's noise seed, no bootstrap) must
-give the FID and recall that `experiments/train_pretrained.py` recorded in the card's quality_check,
-within its tolerance. The same generator, noise and protocol give the same numbers up to rounding, so a
-change that breaks sampling, export, the EMA generator or preprocessing fails here.
+For a noise-to-image package, `zoo.evaluate --pretrained` of 2,000 samples (the card's noise seed, no
+bootstrap) must give the FID and recall that `experiments/train_pretrained.py` recorded in the card's
+quality_check, within its tolerance; for a restorer or the codec, its PSNR and SSIM (and bpp) over the
+first 1,000 test images. The same generator, noise and inputs give the same numbers up to rounding, so a
+change that breaks sampling, export, the EMA generator, degradation or preprocessing fails here. The
+colouriser of photo patches has no check: CI has no photo-patch folder.
 """
 import os
 
@@ -13,15 +15,17 @@ from tests.conftest import DATA_DIR
 from zoo import pretrained
 
 
-def _shipped():
-  """(name, card) of the packages installed with the zoo (not $ZOO_PRETRAINED_DIR's) that carry a check."""
+def _shipped(kind="samples"):
+  """(name, card) of the packages installed with the zoo (not $ZOO_PRETRAINED_DIR's) that carry a check of
+  `kind`: "samples" (FID and recall of samples) or "fidelity" (a restorer's or codec's PSNR and SSIM)."""
   found = []
   for model in sorted(os.listdir(pretrained.SHIPPED)):
     if not os.path.isdir(os.path.join(pretrained.SHIPPED, model)):
       continue
     for dataset in sorted(os.listdir(os.path.join(pretrained.SHIPPED, model))):
       card = pretrained.read_card(os.path.join(pretrained.SHIPPED, model, dataset))
-      if "quality_check" in card:
+      check = card.get("quality_check", {})
+      if check and ("fid" in check["metrics"]) == (kind == "samples"):
         found.append(pytest.param(f"{model}/{dataset}", card, id=f"{model}/{dataset}"))
   return found
 
@@ -37,3 +41,23 @@ def test_a_shipped_package_scores_as_its_card_says(name, card, monkeypatch):
   fid_allowed = tolerance["fid_absolute"] + tolerance["fid_relative"] * expected["fid"]
   assert abs(got["fid"] - expected["fid"]) <= fid_allowed, (name, got["fid"], expected["fid"])
   assert abs(got["recall"] - expected["recall"]) <= tolerance["recall_absolute"], (name, got, expected)
+
+
+@pytest.mark.parametrize("name, card", _shipped(kind="fidelity"))
+def test_a_shipped_restorer_or_codec_scores_as_its_card_says(name, card):
+  from experiments import package
+  check = card["quality_check"]
+  got = package.fidelity(name, check["split"], DATA_DIR)
+  expected, tolerance = check["metrics"], check["tolerance"]
+  assert abs(got["psnr"] - expected["psnr"]) <= tolerance["psnr_absolute"], (name, got, expected)
+  assert abs(got["ssim"] - expected["ssim"]) <= tolerance["ssim_absolute"], (name, got, expected)
+  if "bpp" in expected:
+    assert abs(got["bpp"] - expected["bpp"]) <= tolerance["bpp_relative"] * expected["bpp"], (name, got)
+
+
+def test_every_shipped_package_but_the_photo_colouriser_is_guarded():
+  guarded = {param.values[0] for param in _shipped() + _shipped(kind="fidelity")}
+  shipped = {f"{model}/{name}" for model in os.listdir(pretrained.SHIPPED)
+             if os.path.isdir(os.path.join(pretrained.SHIPPED, model))
+             for name in os.listdir(os.path.join(pretrained.SHIPPED, model))}
+  assert shipped - guarded == {"image_gan/colorize-photo_patches"}
