@@ -1,4 +1,5 @@
-"""Class conditioning for the noise-to-image models (dense_gan, dcgan): one implementation of each piece.
+"""Class conditioning for dcgan, the one model offered class-conditional: one implementation of each
+piece. dense_gan refuses --conditional (given a label, its MLP G ignored the noise; docs/lab/conditional.md).
 
 `--conditional` (a model option) picks how D sees the label; G always gets it the same way:
 
@@ -11,7 +12,7 @@
 - D, `concat`: the label as a one-hot vector concatenated to D's input (to each pixel, as K constant
   planes, for images), the simple conditional GAN of Mirza & Osindero 2014.
 
-`none`, the default, builds each model's unconditional networks, unchanged. Everything here is a
+`none`, the default, builds the model's unconditional networks, unchanged. Everything here is a
 stock Keras layer, so exported conditional generators load without the zoo. The labels come from the
 data (zoo/data: TFDS `label`, an image folder's class sub-folders); see docs/conditional.md.
 """
