@@ -15,8 +15,6 @@ docs/figures/dcgan_emoji_<arm>_*.
 import argparse
 import json
 import os
-import shlex
-import subprocess
 import sys
 
 from experiments import results_card
@@ -77,15 +75,7 @@ def main(argv=None):
   unknown = sorted(set(arms) - set(ARMS))
   if unknown:
     sys.exit(f"error: unknown arms {unknown}; valid: {', '.join(ARMS)}.")
-  for arm in arms:
-    run, todo = commands(arm, args)
-    if os.path.exists(os.path.join(run, "eval.json")):
-      print(f"# {arm}: scored, skipped", flush=True)
-      continue
-    for argv_ in todo:
-      print(shlex.join(argv_), flush=True)
-      if not args.dry_run:
-        subprocess.run(argv_, cwd=REPO, check=True)
+  results_card.run_unscored(arms, lambda arm: commands(arm, args), REPO, args.dry_run)
 
 
 if __name__ == "__main__":

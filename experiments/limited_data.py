@@ -16,8 +16,6 @@ already scored is skipped.
 import argparse
 import json
 import os
-import shlex
-import subprocess
 import sys
 
 from experiments import results_card
@@ -140,15 +138,7 @@ def main(argv=None):
   unknown = sorted(set(names) - set(cells()))
   if unknown:
     sys.exit(f"error: unknown cells {unknown}; valid: {', '.join(cells())}.")
-  for name in names:
-    run, todo = commands(name, args)
-    if os.path.exists(os.path.join(run, "eval.json")):
-      print(f"# {name}: scored, skipped", flush=True)
-      continue
-    for argv_ in todo:
-      print(shlex.join(argv_), flush=True)
-      if not args.dry_run:
-        subprocess.run(argv_, cwd=REPO, check=True)
+  results_card.run_unscored(names, lambda name: commands(name, args), REPO, args.dry_run)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,22 @@ def eval_curve(logdir, batch_size):
   return [{"images_seen": step * batch_size, **scores} for step, scores in sorted(points.items())]
 
 
+def run_unscored(names, commands, repo, dry_run=False):
+  """For each name, `commands(name) -> (run folder, [argv])` run in order, unless the run was already scored
+  (its eval.json exists): the driver of the experiments whose cells are independent runs."""
+  import shlex
+  import subprocess
+  for name in names:
+    run, todo = commands(name)
+    if os.path.exists(os.path.join(run, "eval.json")):
+      print(f"# {name}: scored, skipped", flush=True)
+      continue
+    for argv in todo:
+      print(shlex.join(argv), flush=True)
+      if not dry_run:
+        subprocess.run(argv, cwd=repo, check=True)
+
+
 def hardware():
   cpu = platform.processor() or platform.machine()
   try:

@@ -51,31 +51,33 @@ ARTICLES = {  # the article each model reproduces (docs/<model>.md)
 }
 
 
-NOTES = {  # the prose of each card (experiments/package.py NOTE_FIELDS beyond the article)
-    "autoencoder_gan/fashion_mnist": {
-        "intended_use": ("Sampling images of the dataset from a GAN whose generator starts as a pretrained"
-                         " autoencoder's decoder; teaching the article's two-phase setup."),
-        "limitations": ("28x28 grey images of its dataset only; unconditional; blurrier than dcgan (FID "
-                        "several times dcgan's on the same features). Trained while the machine's other "
-                        "core ran another training run, so the wall time is longer than on an idle "
-                        "machine."),
-        "departures": ("A strided D with BatchNorm (the article's filters at 4x4 stride 2, LeakyReLU, "
-                       "N(0, 0.02)) instead of the article's stride-1 D, G's moving average (0.999), "
-                       "6,000 GAN steps; --recipe=article restores the article's "
-                       "(docs/autoencoder_gan.md)."),
-    },
-    "autoencoder_gan/mnist": {
-        "intended_use": ("Sampling images of the dataset from a GAN whose generator starts as a pretrained"
-                         " autoencoder's decoder; teaching the article's two-phase setup."),
-        "limitations": ("28x28 grey images of its dataset only; unconditional; blurrier than dcgan (FID "
-                        "several times dcgan's on the same features). Trained while the machine's other "
-                        "core ran another training run, so the wall time is longer than on an idle "
-                        "machine."),
-        "departures": ("A strided D with BatchNorm (the article's filters at 4x4 stride 2, LeakyReLU, "
-                       "N(0, 0.02)) instead of the article's stride-1 D, G's moving average (0.999), "
-                       "6,000 GAN steps; --recipe=article restores the article's "
-                       "(docs/autoencoder_gan.md)."),
-    },
+# The prose of each card (experiments/package.py NOTE_FIELDS beyond the article); packages of one
+# model and recipe share theirs.
+_AUTOENCODER_GAN = {
+    "intended_use": ("Sampling images of the dataset from a GAN whose generator starts as a pretrained"
+                     " autoencoder's decoder; teaching the article's two-phase setup."),
+    "limitations": ("28x28 grey images of its dataset only; unconditional; blurrier than dcgan (FID "
+                    "several times dcgan's on the same features). Trained while the machine's other "
+                    "core ran another training run, so the wall time is longer than on an idle "
+                    "machine."),
+    "departures": ("A strided D with BatchNorm (the article's filters at 4x4 stride 2, LeakyReLU, "
+                   "N(0, 0.02)) instead of the article's stride-1 D, G's moving average (0.999), "
+                   "6,000 GAN steps; --recipe=article restores the article's "
+                   "(docs/autoencoder_gan.md)."),
+}
+_MNIST_RESTORER = {
+    "intended_use": ("Restoring degraded 28x28 digits (the task in the name) from the command line "
+                     "(python -m zoo.restore --pretrained=...) or Python."),
+    "limitations": ("Trained on MNIST digits with the zoo's own degradation of that task; other "
+                    "images or degradations are outside what it has seen. Trained while the machine's"
+                    " other core ran another training run, so the wall time is longer than on an idle"
+                    " machine."),
+    "departures": ("Linear output clipped at inference instead of tanh; L1 weight and patch D as in "
+                   "docs/image_gan.md."),
+}
+NOTES = {
+    "autoencoder_gan/fashion_mnist": _AUTOENCODER_GAN,
+    "autoencoder_gan/mnist": _AUTOENCODER_GAN,
     "compression_gan/mnist": {
         "intended_use": ("Compressing 28x28 grey digits to small files and back (python -m zoo.compress "
                          "--pretrained=compression_gan/mnist encode/decode)."),
@@ -125,36 +127,9 @@ NOTES = {  # the prose of each card (experiments/package.py NOTE_FIELDS beyond t
                        "LeakyReLU, dropout 0.3), Adam 2e-4 with beta_1 0.5, a moving average of G "
                        "(0.999); the article's exact networks are --recipe=article (docs/dense_gan.md)."),
     },
-    "image_gan/denoise-mnist": {
-        "intended_use": ("Restoring degraded 28x28 digits (the task in the name) from the command line "
-                         "(python -m zoo.restore --pretrained=...) or Python."),
-        "limitations": ("Trained on MNIST digits with the zoo's own degradation of that task; other "
-                        "images or degradations are outside what it has seen. Trained while the machine's"
-                        " other core ran another training run, so the wall time is longer than on an idle"
-                        " machine."),
-        "departures": ("Linear output clipped at inference instead of tanh; L1 weight and patch D as in "
-                       "docs/image_gan.md."),
-    },
-    "image_gan/inpaint-mnist": {
-        "intended_use": ("Restoring degraded 28x28 digits (the task in the name) from the command line "
-                         "(python -m zoo.restore --pretrained=...) or Python."),
-        "limitations": ("Trained on MNIST digits with the zoo's own degradation of that task; other "
-                        "images or degradations are outside what it has seen. Trained while the machine's"
-                        " other core ran another training run, so the wall time is longer than on an idle"
-                        " machine."),
-        "departures": ("Linear output clipped at inference instead of tanh; L1 weight and patch D as in "
-                       "docs/image_gan.md."),
-    },
-    "image_gan/superres-mnist": {
-        "intended_use": ("Restoring degraded 28x28 digits (the task in the name) from the command line "
-                         "(python -m zoo.restore --pretrained=...) or Python."),
-        "limitations": ("Trained on MNIST digits with the zoo's own degradation of that task; other "
-                        "images or degradations are outside what it has seen. Trained while the machine's"
-                        " other core ran another training run, so the wall time is longer than on an idle"
-                        " machine."),
-        "departures": ("Linear output clipped at inference instead of tanh; L1 weight and patch D as in "
-                       "docs/image_gan.md."),
-    },
+    "image_gan/denoise-mnist": _MNIST_RESTORER,
+    "image_gan/inpaint-mnist": _MNIST_RESTORER,
+    "image_gan/superres-mnist": _MNIST_RESTORER,
     "dense_gan/fashion_mnist": {
         "intended_use": ("Sampling 28x28 grey Fashion-MNIST clothing images from the article's MLP GAN "
                          "made to train; a small baseline."),
