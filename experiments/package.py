@@ -181,11 +181,15 @@ def fidelity(name, split, data_dir=None):
   return {key: stats[key] for key in ("psnr", "ssim", "bpp") if key in stats}
 
 
-def fidelity_check(name, data_dir=None):
+def fidelity_check(name, data_dir=None, photo_patches=None):
   """A restorer's or codec's quality_check, measured from the package itself as CI's quality test
-  (tests/test_pretrained_quality.py) measures it."""
-  return {"split": FIDELITY_CHECK_SPLIT, "seed": 0, "metrics": fidelity(name, FIDELITY_CHECK_SPLIT, data_dir),
-          "tolerance": FIDELITY_TOLERANCE}
+  (tests/test_pretrained_quality.py) measures it. `photo_patches` ({size, num_test, seed}) says how to
+  rebuild a photo-patch test split in `data_dir` with zoo.photo_patches, for the test to do the same."""
+  check = {"split": FIDELITY_CHECK_SPLIT, "seed": 0,
+           "metrics": fidelity(name, FIDELITY_CHECK_SPLIT, data_dir), "tolerance": FIDELITY_TOLERANCE}
+  if photo_patches:
+    check["photo_patches"] = photo_patches
+  return check
 
 
 def headline(evaluation):
