@@ -60,6 +60,8 @@ def test_the_pinned_codec_is_exactly_the_checkpoints(short_run, image):
     for a, b in zip(*(p if isinstance(p, tuple) else (p,) for p in (ours[1], theirs[1]))):
       np.testing.assert_array_equal(a, b)
   np.testing.assert_array_equal(pinned.tables.counts, live.tables.counts)
+  with np.load(os.path.join(folder, codec_lib.PINNED_ARRAYS)) as stored:  # stored narrow, widened exactly
+    assert stored["decoder_0_kernel"].dtype == np.float32
   assert compress.pinned_codec(short_run.logdir)[1] == folder  # pinning again reuses the folder
 
 

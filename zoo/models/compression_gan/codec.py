@@ -295,7 +295,7 @@ class Codec:
       for i, (kind, params) in enumerate(ops):
         kinds[network].append([kind, params if kind == "leaky_relu" else None])
         if kind == "dense":
-          arrays[f"{network}_{i}_kernel"], arrays[f"{network}_{i}_bias"] = params
+          arrays[f"{network}_{i}_kernel"], arrays[f"{network}_{i}_bias"] = map(_compact, params)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     data = buffer.getvalue()
@@ -375,10 +375,18 @@ class Codec:
     return self.reconstruct(decode_codes(payload, self.tables))
 
 
+def _compact(weights):
+  """float64 `weights` stored as float32 when that is exact (they come from float32 variables), which halves
+  a frozen codec; `_ops_from` widens them back, so decoding is bit for bit the same."""
+  narrow = weights.astype(np.float32)
+  return narrow if np.array_equal(narrow.astype(np.float64), weights) else weights
+
+
 def _ops_from(arrays, layers, network):
-  """The (kind, params) list of `run_mlp` from a frozen codec's layer kinds and arrays."""
-  return [(kind, (arrays[f"{network}_{i}_kernel"], arrays[f"{network}_{i}_bias"]) if kind == "dense"
-           else param) for i, (kind, param) in enumerate(layers)]
+  """The (kind, params) list of `run_mlp` from a frozen codec's layer kinds and arrays, in float64."""
+  def dense(i):
+    return tuple(np.asarray(arrays[f"{network}_{i}_{part}"], np.float64) for part in ("kernel", "bias"))
+  return [(kind, dense(i) if kind == "dense" else param) for i, (kind, param) in enumerate(layers)]
 
 
 def _write_folder(folder, contents):
