@@ -19,19 +19,33 @@ import tensorflow as tf
 RESAMPLE_STREAM = 1  # folded into a batch's seed for the values that truncation replaces
 
 
+INT64 = (-2 ** 63, 2 ** 63 - 1)  # the seeds a stateless stream takes
+
+
 def noise(latent_dim: int, size: int, seed: int, offset: int = 0, truncation=None):
   """z float32 [size, latent_dim] for samples offset..offset+size of the stream of `seed`, truncated to
   |z_i| <= `truncation` when it is set."""
-  stream = tf.constant([seed, offset], tf.int64)
+  stream = tf.constant([check_seed(seed), offset], tf.int64)
   z = tf.random.stateless_normal([size, latent_dim], seed=stream)
   return z if truncation is None else truncate(z, truncation, stream)
+
+
+def check_seed(seed) -> int:
+  """`seed` as an int, or a ValueError naming it: a whole number that fits in 64 bits."""
+  if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not INT64[0] <= seed <= INT64[1]:
+    raise ValueError(f"--seed={seed!r} must be a whole number from {INT64[0]} to {INT64[1]}, e.g. 0.")
+  return int(seed)
 
 
 def check_truncation(truncation):
   """`truncation` as a float, or a ValueError: it must be positive (None: no truncation)."""
   if truncation is None:
     return None
-  truncation = float(truncation)
+  try:
+    truncation = float(truncation)
+  except (TypeError, ValueError):
+    raise ValueError(f"--truncation={truncation!r} must be a positive number, e.g. 0.7 (or leave it unset "
+                     "for none).") from None
   if not truncation > 0:
     raise ValueError(f"--truncation={truncation} must be positive, e.g. 0.7 (or leave it unset for none).")
   return truncation

@@ -165,6 +165,13 @@ def central_crop(images, size):
   return images[:, top:top + height, left:left + width]
 
 
+def check_count(value, name: str) -> int:
+  """`value` as an int, or a ValueError naming `name`: a count is a whole number, 0 or more."""
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+    raise ValueError(f"{name}={value!r} must be a whole number of samples, 0 or more.")
+  return int(value)
+
+
 def sample_labels(num: int, labels, classes: int) -> np.ndarray:
   """int32 [num]: `labels` (one class, or a list cycled) or, when None, 0..classes-1 cycled."""
   wanted = np.arange(classes) if labels is None else np.atleast_1d(np.asarray(labels))
@@ -244,6 +251,9 @@ class Generator(_Package):
     z = np.asarray(z, np.float32)
     if z.ndim != 2 or z.shape[1] != self.latent_dim:
       raise ValueError(f"z must be float32 [N, {self.latent_dim}], got shape {z.shape}.")
+    if not np.isfinite(z).all():  # NaN noise draws blank images without a word
+      raise ValueError(f"z holds {np.size(z) - np.isfinite(z).sum()} NaN or infinite values; give finite "
+                       "noise, e.g. generator.noise(N, seed).")
     if self.num_classes and labels is None:
       raise ValueError(f"{self.name} is class-conditional: pass labels, class indices "
                        f"0..{self.num_classes - 1}.")
@@ -267,6 +277,7 @@ class Generator(_Package):
   def noise(self, num: int, seed: int = 0, truncation=None) -> np.ndarray:
     """z [num, latent_dim] of `seed`'s stream, the noise `zoo.sample` gives a run (zoo/explore.py)."""
     from zoo import explore
+    num = check_count(num, "num")
     return np.concatenate([explore.noise(self.latent_dim, min(BATCH, num - start), seed, start,
                                          truncation).numpy() for start in range(0, num, BATCH)]
                           or [np.zeros((0, self.latent_dim), np.float32)])
@@ -284,6 +295,11 @@ class Generator(_Package):
 
   def class_grid(self, columns: int, seed: int = 0, classes=None, truncation=None):
     """One row per class (default all), the same noise down each column: [rows * columns, H, W, C]."""
+    if not self.num_classes:
+      raise ValueError(f"{self.name} is not class-conditional: it has no classes to draw a grid of; use "
+                       "sample().")
+    if isinstance(columns, bool) or not isinstance(columns, (int, np.integer)) or columns < 1:
+      raise ValueError(f"columns={columns!r} must be a whole number, 1 or more.")
     classes = np.arange(self.num_classes) if classes is None else np.asarray(classes)
     z = np.tile(self.noise(columns, seed, truncation), (len(classes), 1))
     return self(z, np.repeat(sample_labels(len(classes), classes, self.num_classes), columns))

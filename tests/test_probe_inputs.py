@@ -1,0 +1,49 @@
+"""Bad inputs found by an independent probe as a new user would give them (report in docs/training.md's
+"What happens when things go wrong"): each is refused with one line that names the wrong value, instead
+of a traceback, a misleading message or a silently wrong result. The checks are called directly, or run
+through a command that stops before it trains or samples anything."""
+
+import numpy as np
+import pytest
+
+from zoo import pretrained
+
+
+# ---- zoo.load(...): counts, noise, seeds and truncation of the Python API -------------------------
+
+@pytest.fixture(scope="module")
+def dcgan():
+  return pretrained.load("dcgan/mnist")
+
+
+@pytest.mark.parametrize("num", [-1, 2.5, "4", True])
+def test_a_sample_count_that_is_not_a_whole_number_of_0_or_more_is_named(dcgan, num):
+  with pytest.raises(ValueError, match=f"num={num!r} must be a whole number"):
+    dcgan.sample(num)  # -1 gave an empty array without a word
+
+
+def test_non_finite_noise_is_refused_not_drawn_as_blank_images(dcgan):
+  z = dcgan.noise(2)
+  z[1, 3] = np.nan
+  with pytest.raises(ValueError, match="z holds 1 NaN or infinite values"):
+    dcgan(z)
+
+
+def test_a_seed_beyond_64_bits_is_named(dcgan):
+  with pytest.raises(ValueError, match=r"--seed=1180591620717411303424 must be a whole number from"):
+    dcgan.sample(2, seed=2 ** 70)  # was "Can't convert Python sequence with out-of-range integer to Tensor"
+
+
+def test_a_truncation_that_is_not_a_number_is_named():
+  from zoo import explore
+  with pytest.raises(ValueError, match=r"--truncation='x' must be a positive number"):
+    explore.check_truncation("x")
+
+
+def test_a_class_grid_needs_a_conditional_package_and_a_column(dcgan):
+  with pytest.raises(ValueError, match="dcgan/mnist is not class-conditional"):
+    dcgan.class_grid(4)  # was "labels [] must be class indices 0..-1"
+  conditional = pretrained.load("dcgan/mnist-conditional")
+  for columns in (0, -2):
+    with pytest.raises(ValueError, match=f"columns={columns} must be a whole number, 1 or more"):
+      conditional.class_grid(columns)
