@@ -2,6 +2,7 @@
 "What happens when things go wrong"): each is refused with one line that names the wrong value, instead
 of a traceback, a misleading message or a silently wrong result. The checks are called directly, or run
 through a command that stops before it trains or samples anything."""
+import os
 
 import numpy as np
 import pytest
@@ -47,3 +48,27 @@ def test_a_class_grid_needs_a_conditional_package_and_a_column(dcgan):
   for columns in (0, -2):
     with pytest.raises(ValueError, match=f"columns={columns} must be a whole number, 1 or more"):
       conditional.class_grid(columns)
+
+
+# ---- --list_pretrained and $ZOO_PRETRAINED_DIR -----------------------------------------------------
+
+def test_list_pretrained_shows_a_broken_card_and_still_lists_the_others(tmp_path, monkeypatch):
+  from zoo import sample
+  broken = tmp_path / "dcgan" / "broken"
+  broken.mkdir(parents=True)
+  (broken / "card.json").write_text("{not json")
+  monkeypatch.setenv(pretrained.ENV, str(tmp_path))
+  listing = sample.package_listing()  # was a traceback
+  assert "dcgan/broken" in listing and "unusable:" in listing
+  assert "card.json is not a readable card" in listing
+  assert "dcgan/mnist " in listing
+
+
+def test_a_zoo_pretrained_dir_that_is_not_a_folder_is_named(tmp_path, monkeypatch):
+  from zoo import sample
+  (tmp_path / "a_file").write_text("x")
+  monkeypatch.setenv(pretrained.ENV, os.pathsep.join([str(tmp_path / "a_file"), str(tmp_path / "missing")]))
+  with pytest.raises(pretrained.PackageError, match=r"\$ZOO_PRETRAINED_DIR names .*a_file, .*missing, which "
+                     r"are not folders"):
+    pretrained.locate("my/package")
+  assert "warning: $ZOO_PRETRAINED_DIR names" in sample.package_listing()

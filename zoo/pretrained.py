@@ -50,6 +50,16 @@ def roots():
   return extra + [SHIPPED]
 
 
+def missing_roots() -> str:
+  """What is wrong with $ZOO_PRETRAINED_DIR, when it names something that is not a folder, else "".
+  A mistyped one is otherwise silent: its packages are simply not found."""
+  absent = [root for root in roots()[:-1] if not os.path.isdir(root)]
+  if not absent:
+    return ""
+  verb = "is not a folder" if len(absent) == 1 else "are not folders"
+  return f"${ENV} names {', '.join(absent)}, which {verb}"
+
+
 def _found():
   """{name: folder} of every package under `roots()`; an earlier root's package hides a later one's."""
   found = {}
@@ -73,7 +83,8 @@ def locate(name: str) -> str:
   found = _found()
   if name not in found:
     valid = ", ".join(sorted(found)) or f"none installed (searched {', '.join(roots())})"
-    raise PackageError(f"Unknown pretrained package {name!r}; valid names: {valid}.")
+    hint = f"; {missing_roots()}" if missing_roots() else ""
+    raise PackageError(f"Unknown pretrained package {name!r}; valid names: {valid}{hint}.")
   return found[name]
 
 

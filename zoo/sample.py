@@ -199,9 +199,15 @@ def package_listing() -> str:
   width = max(len(name) for name in names)
   lines = []
   for name in names:
-    card = pretrained.read_card(name)
+    try:
+      card = pretrained.read_card(name)
+    except pretrained.PackageError as e:  # one broken package hides none of the others
+      lines.append(f"{name:<{width}}  unusable: {e}")
+      continue
     lines.append(f"{name:<{width}}  {_headline(card.get('headline', {})) or 'not measured'}  "
                  f"{card.get('summary', '')}".rstrip())
+  if pretrained.missing_roots():
+    lines.append(f"warning: {pretrained.missing_roots()}.")
   return "\n".join(lines)
 
 
