@@ -7,6 +7,8 @@ import os
 import numpy as np
 import pytest
 
+from tests.conftest import DATA_DIR
+from tests.helpers import run_module
 from zoo import pretrained
 
 
@@ -72,3 +74,28 @@ def test_a_zoo_pretrained_dir_that_is_not_a_folder_is_named(tmp_path, monkeypatc
                      r"are not folders"):
     pretrained.locate("my/package")
   assert "warning: $ZOO_PRETRAINED_DIR names" in sample.package_listing()
+
+
+# ---- --logdir, --pretrained and --out: neither, both, empty -----------------------------------------
+
+def test_both_logdir_and_pretrained_are_named_as_both_not_as_missing():
+  from zoo import cli, sample
+  with pytest.raises(ValueError, match=r"give --logdir or --pretrained, not both \(got --logdir='run' and "
+                     r"--pretrained='dcgan/mnist'\)"):
+    sample.open_generator("run", "dcgan/mnist")  # was "--logdir is required"
+  with pytest.raises(ValueError, match="--logdir is required: give --logdir=RUN"):
+    cli.check_one_source("", None)
+
+
+def test_an_empty_export_out_is_named():
+  from zoo import export
+  with pytest.raises(ValueError, match="--out is empty; give the folder to export to"):
+    export.export_package("dcgan/mnist", "")  # was "[Errno 2] No such file or directory: ''"
+
+
+def test_an_empty_train_logdir_is_refused_not_replaced_by_the_default(tmp_path):
+  # `--logdir=$RUN` with RUN unset trained (or resumed!) runs/<model>_<dataset>
+  result = run_module("zoo.train", "--model=dense_gan", "--logdir=", "--steps=1", f"--data_dir={DATA_DIR}")
+  assert result.returncode != 0 and "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == ("error: --logdir is empty; give a run folder, or leave "
+                                                   "the flag out for runs/dense_gan_mnist.")

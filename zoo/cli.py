@@ -280,6 +280,16 @@ def one_line(error) -> str:
   return lines[0]
 
 
+def check_one_source(logdir, pretrained, kind="a run folder written by zoo.train"):
+  """A ValueError unless exactly one of --logdir and --pretrained is given, saying which case it is."""
+  if logdir and pretrained:
+    raise ValueError(f"give --logdir or --pretrained, not both (got --logdir={logdir!r} and "
+                     f"--pretrained={pretrained!r}).")
+  if not logdir and not pretrained:
+    raise ValueError(f"--logdir is required: give --logdir=RUN ({kind}) or --pretrained=NAME (--help lists "
+                     "the flags, python -m zoo.sample --list_pretrained the packages).")
+
+
 def fail(error):
   """Exits with status 1 and `error: <the error's one line>` on stderr."""
   sys.exit(f"error: {one_line(error)}")

@@ -104,6 +104,8 @@ def _in_float32(generator, config):
 
 
 def _check_out(out):
+  if not out:
+    raise ValueError("--out is empty; give the folder to export to, e.g. --out=exported/dcgan.")
   if os.path.exists(out) and not os.path.isdir(out):
     raise ValueError(f"--out={out!r} is a file; give a folder (new, or an earlier export to replace).")
   if os.path.isdir(out) and set(os.listdir(out)) - {KERAS_FILE, SAVED_MODEL}:
@@ -172,9 +174,7 @@ def main(argv):
   del argv
   cli.quiet_library_logs()
   try:
-    if bool(FLAGS.logdir) == bool(FLAGS.pretrained):
-      raise ValueError("--logdir is required: give --logdir=RUN or --pretrained=NAME, not both "
-                       "(--help lists the flags).")
+    cli.check_one_source(FLAGS.logdir, FLAGS.pretrained)
     paths = (export_package(FLAGS.pretrained, FLAGS.out) if FLAGS.pretrained
              else export_generator(FLAGS.logdir, FLAGS.out, FLAGS.use_ema))
   except (ValueError, OSError) as e:

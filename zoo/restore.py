@@ -53,9 +53,7 @@ def open_restorer(logdir, pretrained=None, data_dir=None):
   to images, else a ValueError."""
   from zoo import data, runs
   from zoo import pretrained as pretrained_lib
-  if bool(logdir) == bool(pretrained):
-    raise ValueError("--logdir is required: give --logdir=RUN or --pretrained=NAME (an image_gan run or "
-                     "package), not both (--help lists the flags).")
+  cli.check_one_source(logdir, pretrained, kind="an image_gan run")
   if pretrained:
     package = pretrained_lib.load(pretrained)
     config = runs.package_config(pretrained, data_dir)

@@ -78,9 +78,7 @@ def open_generator(logdir=None, pretrained=None, use_ema: bool = True, log=print
   are given, or when it does not draw from noise."""
   from zoo import pretrained as pretrained_lib
   from zoo import sampling
-  if bool(logdir) == bool(pretrained):
-    raise ValueError("--logdir is required: give --logdir=RUN or --pretrained=NAME, not both "
-                     "(--help lists the flags).")
+  cli.check_one_source(logdir, pretrained)
   if logdir:
     return sampling.run_generator(logdir, use_ema, log)
   generator = pretrained_lib.load(pretrained)

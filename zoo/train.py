@@ -79,6 +79,9 @@ def build_config():
   overrides["options"] = {**config_lib.parse_option_flags(FLAGS.model_option),
                           **config_flags.options_given(_OPTION_NAMES)}
   dataset = overrides["dataset"] or spec.defaults.get("dataset", "mnist")
+  if FLAGS.logdir is not None and not FLAGS.logdir.strip():  # e.g. --logdir=$RUN with RUN unset
+    raise ValueError(f"--logdir is empty; give a run folder, or leave the flag out for "
+                     f"runs/{model}_{dataset}.")
   logdir = FLAGS.logdir or os.path.join("runs", f"{model}_{dataset}")
   return config_lib.resolve(model, logdir, overrides)
 
