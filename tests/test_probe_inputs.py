@@ -99,3 +99,29 @@ def test_an_empty_train_logdir_is_refused_not_replaced_by_the_default(tmp_path):
   assert result.returncode != 0 and "Traceback" not in result.stderr
   assert result.stderr.strip().splitlines()[-1] == ("error: --logdir is empty; give a run folder, or leave "
                                                    "the flag out for runs/dense_gan_mnist.")
+
+
+# ---- outputs whose name says another format, inputs and outputs of the wrong kind -------------------
+
+def test_restore_refuses_a_degraded_out_that_is_not_png(tmp_path):
+  from zoo import restore
+  with pytest.raises(ValueError, match=r"--degraded_out must be a .png file, got '.*noisy.jpg'"):
+    restore.restore_file(None, str(tmp_path / "in.png"), str(tmp_path / "out.png"),
+                         degraded_out=str(tmp_path / "noisy.jpg"), pretrained="image_gan/denoise-mnist")
+
+
+def test_restore_names_a_folder_given_as_its_input(tmp_path):
+  from zoo import restore
+  with pytest.raises(ValueError, match="is a folder; give a PNG image"):
+    restore.read_image(str(tmp_path))  # was "is not a PNG image TensorFlow can read (...)"
+
+
+def test_compress_refuses_a_decode_output_that_is_not_png_and_a_batch_folder_that_is_a_file(tmp_path):
+  from zoo import compress
+  with pytest.raises(ValueError, match="decode writes a PNG image: give an output ending in .png"):
+    compress.check_outputs("decode", [str(tmp_path / "in.cgan"), str(tmp_path / "out.jpg")])
+  a_file = tmp_path / "results"
+  a_file.write_text("kept")
+  with pytest.raises(ValueError, match="is a file; batch writes its files into a folder"):
+    compress.check_outputs("batch", [str(a_file)])  # was "File exists: '.../results'"
+  assert a_file.read_text() == "kept"

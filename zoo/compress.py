@@ -208,6 +208,18 @@ def compress_split(codec, split, out_dir, data_dir=None):
   return stats, originals, decoded
 
 
+def check_outputs(command, paths):
+  """A ValueError, before anything is read, when the output of `command` cannot be what it names."""
+  from zoo import files
+  if command != "batch":
+    files.check_not_input(paths[1], paths[0], flag="the output")
+  if command == "decode" and not paths[1].lower().endswith(".png"):  # written as PNG, whatever its name
+    raise ValueError(f"decode writes a PNG image: give an output ending in .png, got {paths[1]!r}.")
+  if command == "batch" and os.path.exists(paths[0]) and not os.path.isdir(paths[0]):
+    raise ValueError(f"{paths[0]!r} is a file; batch writes its files into a folder: give a new or existing "
+                     "folder.")
+
+
 def main(argv):
   cli.quiet_library_logs()
   if len(argv) < 2 or argv[1] not in ("encode", "decode", "batch"):
@@ -223,8 +235,7 @@ def main(argv):
   from zoo import data, files
   from zoo.models.compression_gan import codec as codec_lib
   try:
-    if command != "batch":
-      files.check_not_input(paths[1], paths[0], flag="the output")
+    check_outputs(command, paths)
     package = package_codec(FLAGS.pretrained, FLAGS.data_dir) if FLAGS.pretrained else None
     if command == "encode":
       codec, folder = package or ((codec_lib.Codec.load(FLAGS.codec), FLAGS.codec) if FLAGS.codec

@@ -114,6 +114,8 @@ def read_image(path):
   from zoo import images
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path} does not exist.")
+  if os.path.isdir(path):
+    raise ValueError(f"{path} is a folder; give a PNG image (or --split and --out_dir for a whole split).")
   try:
     return images.read_png(path)
   except Exception as e:  # TF's decoders raise InvalidArgumentError with a long op trace
@@ -125,6 +127,8 @@ def restore_file(logdir, in_path, out_path, degraded_out=None, seed=0, pretraine
   from zoo import files, images
   if not out_path.lower().endswith(".png"):
     raise ValueError(f"OUT must be a .png file, got {out_path!r}.")
+  if degraded_out and not degraded_out.lower().endswith(".png"):  # it is written as PNG, whatever its name
+    raise ValueError(f"--degraded_out must be a .png file, got {degraded_out!r}.")
   files.check_not_input(out_path, in_path, flag="OUT")
   if degraded_out:
     files.check_not_input(degraded_out, in_path, flag="--degraded_out")
