@@ -125,3 +125,37 @@ def test_compress_refuses_a_decode_output_that_is_not_png_and_a_batch_folder_tha
   with pytest.raises(ValueError, match="is a file; batch writes its files into a folder"):
     compress.check_outputs("batch", [str(a_file)])  # was "File exists: '.../results'"
   assert a_file.read_text() == "kept"
+
+
+def test_an_output_under_a_file_names_that_file(tmp_path):
+  from zoo import files
+  a_file = tmp_path / "notes"
+  a_file.write_text("kept")
+  with pytest.raises(files.WriteError, match=r"Could not write .*notes/deeper/x.png: .*notes is a file, "
+                     r"not a folder \(nothing was written there\)"):
+    files.write_bytes(str(a_file / "deeper" / "x.png"), b"png")  # was "File exists" or "Not a directory"
+  assert a_file.read_text() == "kept"
+
+
+# ---- zoo.evaluate: an --output that cannot be written, more samples than memory ----------------------
+
+def test_evaluate_refuses_an_output_that_is_a_folder_before_scoring(tmp_path):
+  result = run_module("zoo.evaluate", f"--logdir={tmp_path}", f"--output={tmp_path}")
+  assert result.returncode == 1 and "Traceback" not in result.stderr  # was status 0 after minutes of scoring
+  last = result.stderr.strip().splitlines()[-1]
+  assert last == f"error: --output={str(tmp_path)!r} is a folder; give a file name."
+
+
+def test_an_output_path_under_a_file_is_named_before_any_work(tmp_path):
+  from zoo import files
+  (tmp_path / "notes").write_text("kept")
+  with pytest.raises(ValueError, match=r"--output='.*notes/eval.json' lies under .*notes, a file, not a "
+                     r"folder"):
+    files.check_output_path(str(tmp_path / "notes" / "eval.json"), "--output")
+
+
+def test_num_samples_beyond_memory_names_its_own_flag():
+  from zoo import sampling
+  with pytest.raises(ValueError, match=r"^--num_samples=100000000000 needs about 78400.0 GB .*at most 1275 "
+                     r"samples\.$"):  # was a 24-line ArrayMemoryError
+    sampling.check_memory(10 ** 11, (28, 28, 1), available=10 ** 6, flag="--num_samples")

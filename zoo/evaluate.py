@@ -28,6 +28,7 @@ import time
 from absl import flags
 
 from zoo import cli
+from zoo import files
 
 EVAL_FILE = "eval.json"
 DEFAULT_BOOTSTRAP = 20
@@ -84,6 +85,7 @@ def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extra
   sampling.check_samples_from_noise(spec)
   restored = runs.restore_generator_and_path(logdir, use_ema, doing="scoring")
   generator, config, step = restored.generator, restored.config, restored.step
+  sampling.check_memory(num_samples, generator.output_shape[1:], flag="--num_samples")
   dataset = dataset or config.dataset
   evaluator = _evaluator(dataset, data_dir or config.data_dir, feature_extractor, inception_weights,
                          config.image_size, _image_resize(config), resize)
@@ -107,6 +109,7 @@ def evaluate_package(name, num_samples=10000, data_dir=None, seed=0, feature_ext
     raise ValueError(f"--num_samples must be at least 2 (better thousands), got {num_samples}.")
   began = time.time()
   package = pretrained.load(name)  # every file checked against its sha256
+  sampling.check_memory(num_samples, package.model_image_shape, flag="--num_samples")
   config = runs.package_config(name, data_dir)
   spec = models.get_model(config.model)
   sampling.check_samples_from_noise(spec)
@@ -398,6 +401,8 @@ def main(argv):
       check_arguments(FLAGS.logdir, FLAGS.npz, FLAGS.dataset, FLAGS.image_size, FLAGS.image_resize)
     elif FLAGS.logdir or FLAGS.npz:
       raise ValueError("--pretrained scores a package: leave out --logdir and --npz.")
+    if FLAGS.output:  # refused now, not after minutes of scoring
+      files.check_output_path(FLAGS.output, "--output")
   except (ValueError, FileNotFoundError) as e:
     sys.exit(f"error: {e}")
   from zoo import data

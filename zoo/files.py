@@ -58,6 +58,10 @@ def atomic_open(path: str, mode: str = "wb"):
   path = os.fspath(path)
   existed = os.path.exists(path)
   folder = os.path.dirname(os.path.abspath(path))
+  blocking = _file_in_the_way(folder)
+  if blocking:  # makedirs would say "File exists" or "Not a directory", naming neither
+    raise WriteError(f"Could not write {path}: {blocking} is a file, not a folder (nothing was written "
+                     "there); give a path inside a folder.", errno.ENOTDIR)
   temporary = None
   try:
     os.makedirs(folder, exist_ok=True)
@@ -113,6 +117,28 @@ def _same_file(a: str, b: str) -> bool:
   if os.path.exists(a) and os.path.exists(b):
     return os.path.samefile(a, b)
   return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_output_path(path: str, flag: str) -> None:
+  """A ValueError naming `flag` when `path` cannot become a file: it is a folder, or lies under a file."""
+  if not path:
+    raise ValueError(f"{flag} is empty; give a file name.")
+  if os.path.isdir(path):
+    raise ValueError(f"{flag}={path!r} is a folder; give a file name.")
+  blocking = _file_in_the_way(os.path.dirname(os.path.abspath(path)))
+  if blocking:
+    raise ValueError(f"{flag}={path!r} lies under {blocking}, a file, not a folder; give a path inside a "
+                     "folder.")
+
+
+def _file_in_the_way(folder: str):
+  """The nearest existing ancestor of `folder` (itself included) when it is not a folder, else None."""
+  while not os.path.exists(folder):
+    parent = os.path.dirname(folder)
+    if parent == folder:
+      return None
+    folder = parent
+  return None if os.path.isdir(folder) else folder
 
 
 def _mode_for(path: str) -> int:

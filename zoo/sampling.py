@@ -158,16 +158,17 @@ def available_memory() -> int | None:
   return None
 
 
-def check_memory(num: int, image_shape, copies: int = 1, available=None) -> int:
-  """The bytes `copies` arrays of `num` uint8 images need; a ValueError past the machine's free memory."""
+def check_memory(num: int, image_shape, copies: int = 1, available=None, flag: str = "--num") -> int:
+  """The bytes `copies` arrays of `num` uint8 images need; a ValueError naming `flag` past the machine's
+  free memory."""
   needed = copies * num * int(np.prod(image_shape))
   available = available_memory() if available is None else available
   if available is not None and needed > available:
     fits = max(available // max(copies * int(np.prod(image_shape)), 1), 0)
     shape = "x".join(str(n) for n in image_shape)
-    raise ValueError(f"--num={num} needs about {gigabytes(needed)} of memory ({shape} uint8 per sample), "
-                     f"more than the {gigabytes(available)} available: ask for at most {fits} samples "
-                     "per file.")
+    raise ValueError(f"{flag}={num} needs about {gigabytes(needed)} of memory ({shape} uint8 per sample), "
+                     f"more than the {gigabytes(available)} available: ask for at most {fits} samples"
+                     f"{' per file' if flag == '--num' else ''}.")
   return needed
 
 
