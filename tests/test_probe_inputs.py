@@ -2,12 +2,13 @@
 "What happens when things go wrong"): each is refused with one line that names the wrong value, instead
 of a traceback, a misleading message or a silently wrong result. The checks are called directly, or run
 through a command that stops before it trains or samples anything."""
+import json
 import os
 
 import numpy as np
 import pytest
 
-from tests.conftest import DATA_DIR
+from tests.conftest import DATA_DIR, REPO
 from tests.helpers import run_module
 from zoo import pretrained
 
@@ -159,3 +160,46 @@ def test_num_samples_beyond_memory_names_its_own_flag():
   with pytest.raises(ValueError, match=r"^--num_samples=100000000000 needs about 78400.0 GB .*at most 1275 "
                      r"samples\.$"):  # was a 24-line ArrayMemoryError
     sampling.check_memory(10 ** 11, (28, 28, 1), available=10 ** 6, flag="--num_samples")
+
+
+# ---- zoo.train: running out of memory, a config.json edited by hand ----------------------------------
+
+def test_out_of_memory_is_one_line_naming_what_to_lower():
+  import tensorflow as tf
+  from zoo import config as config_lib
+  from zoo import train
+  error = tf.errors.ResourceExhaustedError(None, None, (
+      "{{function_node __wrapped__StatelessRandomUniformV2_device_/job:localhost/replica:0/task:0/device:"
+      "CPU:0}} OOM when allocating tensor with shape[1024,10000000000] and type float on "
+      "/job:localhost/replica:0/task:0/device:CPU:0 by allocator mklcpu"))
+  config = config_lib.resolve("dense_gan", "run", {"image_size": 100000})
+  assert train.out_of_memory_message(error, config) == (
+      "out of memory (OOM when allocating tensor with shape[1024,10000000000] and type float); lower "
+      f"--batch_size or --image_size (now {config.batch_size} and 100000).")
+
+
+def _edited_config(tmp_path, edit):
+  with open(os.path.join(REPO, "zoo", "pretrained", "dcgan", "mnist", "config.json")) as f:
+    values = json.load(f)
+  with open(tmp_path / "config.json", "w") as f:
+    json.dump(edit(values), f)
+  return str(tmp_path)
+
+
+@pytest.mark.parametrize("edit, phrase", [
+    (lambda values: [1, 2], "holds a JSON list, not a run's config"),
+    (lambda values: {**values, "latent_dim": "abc"}, "has latent_dim='abc', which is not of type int"),
+    (lambda values: {**values, "model": "nosuch"}, "names model 'nosuch', which this zoo does not have"),
+    (lambda values: {k: v for k, v in values.items() if k != "model"}, "has no 'model'"),
+])
+def test_a_config_json_edited_by_hand_is_named_with_the_field(tmp_path, edit, phrase):
+  from zoo import config as config_lib
+  logdir = _edited_config(tmp_path, edit)
+  with pytest.raises(ValueError, match="config.json " + phrase):  # were tracebacks or unrelated messages
+    config_lib.load(logdir)
+
+
+def test_a_train_seed_beyond_what_numpy_takes_is_named():
+  from zoo import config as config_lib
+  with pytest.raises(ValueError, match=r"--seed must be from 0 to 4294967295, got 4294967296"):
+    config_lib.resolve("dense_gan", "run", {"seed": 2 ** 32})  # was "Seed must be between 0 and 2**32 - 1"

@@ -27,6 +27,7 @@ DEFAULT_RECIPE = "default"
 AUTO = -1  # --eval_every's default: resolved by auto_eval_every
 AUTO_EVALUATIONS = 10
 AUTO_EVAL_MIN_STEPS = 1000
+MAX_SEED = 2 ** 32 - 1  # keras.utils.set_random_seed also seeds NumPy's global generator, which takes no more
 ADA = "ada"  # --augment=ada: adaptive discriminator augmentation instead of a DiffAugment policy
 
 
@@ -259,6 +260,7 @@ def validate(config: TrainConfig) -> None:
     require(0 <= getattr(config, name) < 1, f"--{name} must be in [0, 1), got {getattr(config, name)}.")
   for name in ("image_size", "seed", "r1_gamma", "r2_gamma", "gp_weight"):
     require(getattr(config, name) >= 0, f"--{name} must be 0 or more, got {getattr(config, name)}.")
+  require(config.seed <= MAX_SEED, f"--seed must be from 0 to {MAX_SEED}, got {config.seed}.")
   require(config.eval_every >= 0, f"--eval_every must be -1 (about ten evaluations), 0 (none) or a positive "
           f"number of steps, got {config.eval_every}.")
   require(config.eval_samples >= 2 or not config.eval_every,
@@ -321,10 +323,40 @@ def load(logdir: str) -> TrainConfig:
       values = json.load(f)
   except (OSError, ValueError) as e:
     raise ValueError(f"{path} is not a readable config ({e}); was the run folder edited by hand?") from None
+  if not isinstance(values, dict):
+    raise ValueError(f"{path} holds a JSON {type(values).__name__}, not a run's config (an object); was the "
+                     "run folder edited by hand?")
   values = {k: v for k, v in values.items() if k in FIELDS}
-  if values.get("model") in models.list_models():
-    values["options"] = resolve_options(models.get_model(values["model"]), values.get("options", {}))
+  _check_loaded(values, path)
+  if values["model"] not in models.list_models():
+    raise ValueError(f"{path} names model {values['model']!r}, which this zoo does not have (its models: "
+                     f"{', '.join(models.list_models())}); was the run folder edited by hand?")
+  values["options"] = resolve_options(models.get_model(values["model"]), values.get("options", {}))
   return TrainConfig(**values)
+
+
+def _check_loaded(values, path):
+  """A ValueError naming `path` and the field when a config read back lacks a field without default or
+  holds a value of the wrong type (a hand edit), which would fail later far from its cause."""
+  for field in dataclasses.fields(TrainConfig):
+    if field.name not in values:
+      if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+        raise ValueError(f"{path} has no {field.name!r}; was the run folder edited by hand?")
+      continue
+    value, default = values[field.name], field.default
+    expected = (dict if field.name == "options" else None if default is dataclasses.MISSING or default is None
+                else type(default))
+    if field.name in ("model", "logdir"):
+      expected = str
+    if expected is float:
+      ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif expected is int:
+      ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+      ok = expected is None or isinstance(value, expected)
+    if not ok:
+      raise ValueError(f"{path} has {field.name}={value!r}, which is not of type {expected.__name__}; was "
+                       "the run folder edited by hand?")
 
 
 def check_resumable(saved: TrainConfig, new: TrainConfig) -> None:

@@ -109,7 +109,26 @@ def main(argv):
     cli.fail(e)  # OSError: e.g. a --logdir inside a file, or one that cannot be written
   except training.TrainingInterrupted as e:
     print(e)
+  except _resource_exhausted() as e:  # e.g. --image_size=100000: a traceback of TensorFlow's otherwise
+    sys.exit(f"error: {out_of_memory_message(e, config)}")
   signals.exit_on_signals("while zoo.train was exiting, after its last checkpoint was saved.")
+
+
+def _resource_exhausted():
+  import tensorflow as tf
+  return tf.errors.ResourceExhaustedError
+
+
+def out_of_memory_message(error, config) -> str:
+  """The one line for TensorFlow's ResourceExhaustedError: what could not be allocated and what to lower
+  (its first line also names the op and device, the rest is a stack)."""
+  line = cli.one_line(error)
+  if "OOM" not in line:
+    return line
+  what = line.split("}} ")[-1].split(" on /job")[0]
+  size = config.image_size or "the dataset's"
+  return (f"out of memory ({what}); lower --batch_size or --image_size (now {config.batch_size} and "
+          f"{size}).")
 
 
 def _evaluator(config):
