@@ -4,6 +4,7 @@ of a traceback, a misleading message or a silently wrong result. The checks are 
 through a command that stops before it trains or samples anything."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -203,3 +204,25 @@ def test_a_train_seed_beyond_what_numpy_takes_is_named():
   from zoo import config as config_lib
   with pytest.raises(ValueError, match=r"--seed must be from 0 to 4294967295, got 4294967296"):
     config_lib.resolve("dense_gan", "run", {"seed": 2 ** 32})  # was "Seed must be between 0 and 2**32 - 1"
+
+
+# ---- zoo.emoji ----------------------------------------------------------------------------------------
+
+def test_derive_groups_from_a_file_that_is_not_emoji_test_keeps_the_table(tmp_path):
+  from zoo.data import emoji
+  table = tmp_path / "groups.json"
+  shutil.copyfile(emoji.GROUPS_PATH, table)
+  garbage = tmp_path / "garbage.txt"
+  garbage.write_bytes(b"PK\x03\x04 not; a table\n")
+  with pytest.raises(ValueError, match="is not Unicode's emoji-test.txt"):  # was an AttributeError
+    emoji.write_groups(str(garbage), "test", out=str(table))
+  with open(emoji.GROUPS_PATH, "rb") as f:
+    assert table.read_bytes() == f.read()
+
+
+def test_an_emoji_size_beyond_the_fonts_bitmaps_is_refused(tmp_path):
+  result = run_module("zoo.emoji", f"--out={tmp_path / 'set'}", "--size=100000")  # was killed for memory
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == ("error: --size must be from 8 to 136 (the font's bitmaps "
+                                                   "are 136 pixels square), got 100000.")
+  assert not os.path.exists(tmp_path / "set")

@@ -37,8 +37,9 @@ def main(argv):
       return
     if not FLAGS.out:
       raise ValueError("--out is required: the folder to render the emoji into.")
-    if FLAGS.size < 8:
-      raise ValueError(f"--size must be at least 8, got {FLAGS.size}.")
+    if not 8 <= FLAGS.size <= emoji.MAX_SIZE:  # larger sizes only enlarge the bitmaps, by gigabytes at worst
+      raise ValueError(f"--size must be from 8 to {emoji.MAX_SIZE} (the font's bitmaps are {emoji.MAX_SIZE} "
+                       f"pixels square), got {FLAGS.size}.")
     manifest = emoji.render_folder(FLAGS.out, size=FLAGS.size)
   except (ValueError, OSError, DataUnavailableError) as e:
     cli.fail(e)

@@ -27,6 +27,7 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from zoo import files
 from zoo.data.datasets import DataUnavailableError
 
 FONT_PATH = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
@@ -37,6 +38,7 @@ IMAGE_SIZE = 64
 # CBDT fonts hold bitmaps at one size; Noto Color Emoji's are drawn at 109 px (136x128 pixels).
 _FONT_SIZE = 109
 _CANVAS = 136
+MAX_SIZE = _CANVAS  # a larger --size would only enlarge the font's bitmaps
 LEFT_OUT_GROUPS = ("Component", "Flags")
 TEST_SHARE = 0.2
 # Bump when the rendering changes, so that sets rendered into the cache by older code are not reused.
@@ -85,10 +87,19 @@ def parse_emoji_test(text: str) -> List[Tuple[str, str, str]]:
 
 def write_groups(emoji_test_path: str, source: str, out: str = GROUPS_PATH) -> dict:
   """Writes the packaged group table from a copy of emoji-test.txt; `source` says where it came from."""
-  with open(emoji_test_path, encoding="utf-8") as f:
-    text = f.read()
-  version = re.search(r"^# Version: (\S+)", text, re.MULTILINE).group(1)
-  date = re.search(r"^# Date: ([0-9-]+)", text, re.MULTILINE).group(1)
+  try:
+    with open(emoji_test_path, encoding="utf-8") as f:
+      text = f.read()
+  except UnicodeDecodeError:
+    text = ""  # a binary file: refused below as not emoji-test.txt
+  version = re.search(r"^# Version: (\S+)", text, re.MULTILINE)
+  date = re.search(r"^# Date: ([0-9-]+)", text, re.MULTILINE)
+  rows = parse_emoji_test(text)
+  if not (version and date and rows):  # the packaged table is kept as it was
+    raise ValueError(f"--derive_groups={emoji_test_path} is not Unicode's emoji-test.txt (it needs the "
+                     "'# Version:' and '# Date:' header lines and emoji rows); give that file, e.g. "
+                     "/usr/share/unicode/emoji/emoji-test.txt from the Debian package unicode-data.")
+  version, date = version.group(1), date.group(1)
   table = {
       "source": f"emoji-test.txt of Unicode Emoji {version} ({date}), {source}",
       "source_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
@@ -96,13 +107,12 @@ def write_groups(emoji_test_path: str, source: str, out: str = GROUPS_PATH) -> d
       "selection": "fully-qualified entries and components of one code point, or of one code point "
                    "followed by U+FE0F (zoo.data.emoji.parse_emoji_test)",
       "command": f"python -m zoo.emoji --derive_groups={emoji_test_path}",
-      "emoji": parse_emoji_test(text),
+      "emoji": rows,
   }
   # One emoji per line, so that a new Unicode version reads as a short diff.
   head = json.dumps({k: v for k, v in table.items() if k != "emoji"}, indent=2, ensure_ascii=False)[:-2]
-  rows = ",\n".join("    " + json.dumps(list(row), ensure_ascii=False) for row in table["emoji"])
-  with open(out, "w", encoding="utf-8") as f:
-    f.write(f"{head},\n  \"emoji\": [\n{rows}\n  ]\n}}\n")
+  lines = ",\n".join("    " + json.dumps(list(row), ensure_ascii=False) for row in table["emoji"])
+  files.write_bytes(out, f"{head},\n  \"emoji\": [\n{lines}\n  ]\n}}\n".encode("utf-8"))
   return table
 
 
