@@ -226,3 +226,33 @@ def test_an_emoji_size_beyond_the_fonts_bitmaps_is_refused(tmp_path):
   assert result.stderr.strip().splitlines()[-1] == ("error: --size must be from 8 to 136 (the font's bitmaps "
                                                    "are 136 pixels square), got 100000.")
   assert not os.path.exists(tmp_path / "set")
+
+
+# ---- found in a second round: inputs that failed only after minutes of work, or with a traceback -------
+
+def test_restore_batch_refuses_an_out_dir_that_is_a_file_before_restoring(tmp_path):
+  a_file = tmp_path / "results"
+  a_file.write_text("kept")
+  result = run_module("zoo.restore", "--pretrained=image_gan/denoise-mnist", "--split=test[:3]",
+                      f"--out_dir={a_file}")  # was "Not a directory: '.../results/degraded'" once restored
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (f"error: --out_dir={str(a_file)!r} is a file; give a "
+                                                   "folder (new or existing).")
+  assert a_file.read_text() == "kept"
+
+
+def test_an_interpolation_of_more_points_than_a_grid_shows_is_refused(tmp_path):
+  from zoo import sample
+  with pytest.raises(ValueError, match=r"--steps=100000000: an interpolation takes at most 1000 points"):
+    sample.write_interpolation(None, str(tmp_path / "path.png"), seeds=["0", "1"], steps=10 ** 8,
+                               pretrained="dcgan/mnist")  # was a 74.5 GiB ArrayMemoryError
+
+
+def test_an_npz_of_object_arrays_is_named(tmp_path):
+  from zoo import evaluate
+  images = np.empty(2, dtype=object)
+  images[:] = [1, "x"]
+  np.savez(tmp_path / "objects.npz", images=images)
+  with pytest.raises(ValueError, match=r"--npz='.*objects.npz': its array 'images' cannot be read \(Object "
+                     r"arrays cannot be loaded"):
+    evaluate.read_npz_images(str(tmp_path / "objects.npz"))

@@ -189,7 +189,12 @@ def read_npz_images(path):
     keys = list(archive.keys())
     if "images" not in keys and len(keys) != 1:
       raise ValueError(f"{path} holds arrays {keys}; name the image array 'images'.")
-    return archive["images" if "images" in keys else keys[0]]
+    key = "images" if "images" in keys else keys[0]
+    try:
+      return archive[key]
+    except ValueError as e:  # an object array, which np.load refuses to unpickle
+      raise ValueError(f"--npz={path!r}: its array {key!r} cannot be read ({e}); save uint8 images "
+                       "[N, H, W, C] with numpy.savez(path, images=array).") from None
 
 
 def check_pad_border(images, dataset, data_dir):

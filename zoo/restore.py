@@ -195,6 +195,8 @@ def main(argv):
                "zoo.restore --logdir=RUN --split=test[:100] --out_dir=DIR")
     if FLAGS.degraded_out:
       sys.exit("error: --degraded_out is for one image; batch mode writes DIR/degraded/ itself.")
+    if os.path.exists(FLAGS.out_dir) and not os.path.isdir(FLAGS.out_dir):  # found now, not after restoring
+      sys.exit(f"error: --out_dir={FLAGS.out_dir!r} is a file; give a folder (new or existing).")
   elif len(argv) != 3:
     sys.exit("error: want two file names: python -m zoo.restore --logdir=RUN IN.png OUT.png "
              "(or --split=SPLIT --out_dir=DIR for a split of the run's dataset)")

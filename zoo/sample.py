@@ -37,6 +37,7 @@ FLAGS = flags.FLAGS
 OUTPUT_FORMATS = (".npz", ".png")
 EXPLORE_FORMATS = (".png", ".gif")
 PROGRESS_FROM = 50_000  # samples; fewer take seconds and print only the final line
+MAX_STEPS = 1000  # points per interpolated pair: far more than a grid row or an animation shows
 
 
 def define_flags():
@@ -160,6 +161,8 @@ def write_interpolation(logdir: str, out: str, seeds=(), classes=(), steps: int 
   truncation = explore.check_truncation(truncation)
   if bool(seeds) == bool(classes):
     raise ValueError("give exactly one of --interpolate=SEEDS and --interpolate_classes=CLASSES.")
+  if steps > MAX_STEPS:  # the path and its images are held in memory: --steps=10**8 needs ~100 GB
+    raise ValueError(f"--steps={steps}: an interpolation takes at most {MAX_STEPS} points per pair.")
   generator = open_generator(logdir, pretrained, use_ema, log)
   gif = extension == ".gif"
   if seeds:
