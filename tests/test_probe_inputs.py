@@ -176,7 +176,10 @@ def test_out_of_memory_is_one_line_naming_what_to_lower():
   config = config_lib.resolve("dense_gan", "run", {"image_size": 100000})
   assert train.out_of_memory_message(error, config) == (
       "out of memory (OOM when allocating tensor with shape[1024,10000000000] and type float); lower "
-      f"--batch_size or --image_size (now {config.batch_size} and 100000).")
+      "--batch_size, --image_size, --num_grid_images or --eval_samples (now "
+      f"{config.batch_size}, 100000, {config.num_grid_images}, {config.eval_samples}).")
+  assert train.out_of_memory_message(MemoryError("Unable to allocate 73.0 GiB for an array"), config) \
+      .startswith("out of memory (Unable to allocate 73.0 GiB for an array); lower --batch_size")
 
 
 def _edited_config(tmp_path, edit):
@@ -256,3 +259,19 @@ def test_an_npz_of_object_arrays_is_named(tmp_path):
   with pytest.raises(ValueError, match=r"--npz='.*objects.npz': its array 'images' cannot be read \(Object "
                      r"arrays cannot be loaded"):
     evaluate.read_npz_images(str(tmp_path / "objects.npz"))
+
+
+def test_train_refuses_eval_samples_beyond_memory_before_training(tmp_path):
+  result = run_module("zoo.train", "--model=dense_gan", f"--logdir={tmp_path / 'run'}", "--steps=1",
+                      "--eval_every=1", f"--eval_samples={10 ** 12}", f"--data_dir={DATA_DIR}")
+  assert result.returncode == 1 and "Traceback" not in result.stderr  # was an ArrayMemoryError mid-run
+  assert result.stderr.strip().splitlines()[-1].startswith(f"error: --eval_samples={10 ** 12} needs about")
+  assert not os.path.exists(tmp_path / "run" / "checkpoints")
+
+
+def test_photo_patches_beyond_the_free_disk_are_refused_before_cutting(tmp_path):
+  from zoo import photo_patches
+  with pytest.raises(ValueError, match=r"^--num=1000000000 patches of 16x16 need about 960.0 GB on disk, "
+                     r"more than the 1.0 GB free there: ask for at most 1041666 "):  # ran for hours before
+    photo_patches.check_disk(str(tmp_path / "patches"), 16, 10 ** 9, None, free=10 ** 9)
+  photo_patches.check_disk(str(tmp_path / "patches"), 16, 40, None)  # fits: nothing said

@@ -8,6 +8,8 @@ The patches are cut from public-domain and CC0 photos that ship inside the sciki
 larger than the short side of its photo unless `--upsample` allows it: such patches are enlarged photos,
 not photo detail.
 """
+import os
+
 from absl import flags
 
 from zoo import cli  # before TensorFlow: keeps its C++ start-up lines quiet
@@ -43,10 +45,28 @@ def check_size(size, shapes, upsample):
   return f"warning: {message} (--upsample)."
 
 
+def check_disk(out, size, num, num_test, free=None):
+  """A ValueError when the patches would not fit on the disk of `out` (a PNG of photo detail is about as
+  large as its pixels), found before any is cut: --num=10**9 otherwise runs for hours, then fails."""
+  import shutil
+  num_test = max(1, num // 4) if num_test is None else num_test
+  needed = (num + num_test) * size * size * 3
+  if free is None:
+    folder = os.path.dirname(os.path.abspath(out))
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+      folder = os.path.dirname(folder)
+    free = shutil.disk_usage(folder).free
+  if needed > free:
+    fits = max(free // (size * size * 3) * 4 // 5, 1)  # train and test patches, 4:1 by default
+    raise ValueError(f"--num={num} patches of {size}x{size} need about {needed / 1e9:.1f} GB on disk, more "
+                     f"than the {free / 1e9:.1f} GB free there: ask for at most {fits} (or free some space).")
+
+
 def main(argv):
   del argv
   from zoo.data import photos
   try:
+    check_disk(FLAGS.out, FLAGS.size, FLAGS.num, FLAGS.num_test)
     warning = check_size(FLAGS.size, {p.name: photos.read_photo(p).shape for p in photos.PHOTOS},
                          FLAGS.upsample)
     if warning:

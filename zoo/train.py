@@ -102,6 +102,10 @@ def main(argv):
     import tensorflow as tf
     if FLAGS.deterministic:
       tf.config.experimental.enable_op_determinism()
+    if config.eval_every:  # found now, not at the first evaluation, after minutes of training
+      from zoo import sampling
+      sampling.check_memory(config.eval_samples, data.image_shape(config.dataset, config.image_size,
+                                                                  config.data_dir), flag="--eval_samples")
     strategy = distribute.make_strategy(config.strategy, config.tpu)
     training.fit(config, strategy, download=FLAGS.download, evaluator=_evaluator(config),
                  log=lambda line: print(line, flush=True))
@@ -109,7 +113,7 @@ def main(argv):
     cli.fail(e)  # OSError: e.g. a --logdir inside a file, or one that cannot be written
   except training.TrainingInterrupted as e:
     print(e)
-  except _resource_exhausted() as e:  # e.g. --image_size=100000: a traceback of TensorFlow's otherwise
+  except (MemoryError, _resource_exhausted()) as e:  # e.g. --image_size=100000: a traceback otherwise
     sys.exit(f"error: {out_of_memory_message(e, config)}")
   signals.exit_on_signals("while zoo.train was exiting, after its last checkpoint was saved.")
 
@@ -120,15 +124,15 @@ def _resource_exhausted():
 
 
 def out_of_memory_message(error, config) -> str:
-  """The one line for TensorFlow's ResourceExhaustedError: what could not be allocated and what to lower
-  (its first line also names the op and device, the rest is a stack)."""
+  """The one line for TensorFlow's ResourceExhaustedError or NumPy's MemoryError: what could not be
+  allocated and the settings that size memory (TensorFlow's first line also names the op and device)."""
   line = cli.one_line(error)
-  if "OOM" not in line:
-    return line
+  if "OOM" not in line and not isinstance(error, MemoryError):
+    return line  # e.g. a full disk, which its own message says
   what = line.split("}} ")[-1].split(" on /job")[0]
   size = config.image_size or "the dataset's"
-  return (f"out of memory ({what}); lower --batch_size or --image_size (now {config.batch_size} and "
-          f"{size}).")
+  return (f"out of memory ({what}); lower --batch_size, --image_size, --num_grid_images or --eval_samples "
+          f"(now {config.batch_size}, {size}, {config.num_grid_images}, {config.eval_samples}).")
 
 
 def _evaluator(config):
