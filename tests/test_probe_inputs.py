@@ -275,3 +275,16 @@ def test_photo_patches_beyond_the_free_disk_are_refused_before_cutting(tmp_path)
                      r"more than the 1.0 GB free there: ask for at most 1041666 "):  # ran for hours before
     photo_patches.check_disk(str(tmp_path / "patches"), 16, 10 ** 9, None, free=10 ** 9)
   photo_patches.check_disk(str(tmp_path / "patches"), 16, 40, None)  # fits: nothing said
+
+
+def test_scoring_a_run_against_another_dataset_keeps_its_own_report(tmp_path):
+  from tests.helpers import smoke_config
+  from zoo import config as config_lib
+  from zoo import evaluate
+  run = smoke_config("dcgan", "default", tmp_path / "run")
+  config_lib.save(run)
+  own = os.path.join(run.logdir, "eval.json")
+  assert evaluate.default_output(run.logdir) == own
+  assert evaluate.default_output(run.logdir, run.dataset) == own
+  other = "fashion_mnist" if run.dataset != "fashion_mnist" else "mnist"
+  assert evaluate.default_output(run.logdir, other) == os.path.join(run.logdir, f"eval-{other}.json")

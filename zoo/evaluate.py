@@ -67,7 +67,8 @@ def define_flags():
                        "recall (0: none).")
   flags.DEFINE_string("compare", None, "A report (eval.json) to compare with a second one given after it: "
                       "--compare A.json B.json prints B - A per metric.")
-  flags.DEFINE_string("output", None, "JSON file to write (default: <logdir>/eval.json; none for --npz).")
+  flags.DEFINE_string("output", None, "JSON file to write (default: <logdir>/eval.json, or "
+                      "<logdir>/eval-<dataset>.json with another --dataset; none for --npz).")
   flags.DEFINE_boolean("use_ema", True, "Score the EMA generator of a run trained with --ema_decay.")
 
 
@@ -99,6 +100,15 @@ def evaluate_run(logdir, num_samples=10000, data_dir=None, seed=0, feature_extra
             "noise_seed": seed, "ema": use_ema and runs.has_ema(config), **evaluator.describe(),
             "seconds": round(time.time() - began, 1)}
   return _with_classes(record, per_class, dataset, data_dir or config.data_dir, "cycling 0..K-1")
+
+
+def default_output(logdir, dataset=None):
+  """<logdir>/eval.json, or eval-<dataset>.json when the run is scored against another dataset than its
+  own, so that a comparison never replaces the run's own report."""
+  from zoo import runs
+  if dataset and dataset != runs.load_config(logdir).dataset:
+    return os.path.join(logdir, f"eval-{dataset}.json")
+  return os.path.join(logdir, EVAL_FILE)
 
 
 def evaluate_package(name, num_samples=10000, data_dir=None, seed=0, feature_extractor="auto",
@@ -426,7 +436,7 @@ def main(argv):
       record = evaluate_run(FLAGS.logdir, FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed,
                             FLAGS.feature_extractor, FLAGS.inception_weights, FLAGS.dataset, FLAGS.use_ema,
                             FLAGS.resize, FLAGS.bootstrap)
-      output = FLAGS.output or os.path.join(FLAGS.logdir, EVAL_FILE)
+      output = FLAGS.output or default_output(FLAGS.logdir, FLAGS.dataset)
   except (ValueError, FileNotFoundError, data.DataUnavailableError) as e:  # metric errors are ValueErrors
     sys.exit(f"error: {e}")
   print(format_table(record))
