@@ -288,3 +288,22 @@ def test_scoring_a_run_against_another_dataset_keeps_its_own_report(tmp_path):
   assert evaluate.default_output(run.logdir, run.dataset) == own
   other = "fashion_mnist" if run.dataset != "fashion_mnist" else "mnist"
   assert evaluate.default_output(run.logdir, other) == os.path.join(run.logdir, f"eval-{other}.json")
+
+
+def test_sample_refuses_an_output_under_a_file_before_sampling(tmp_path):
+  blocking = tmp_path / "a_file"
+  blocking.write_text("kept")
+  result = run_module("zoo.sample", "--pretrained=dcgan/mnist", f"--out={blocking}/grid.png")
+  assert result.returncode != 0 and "lies under" in result.stderr and str(blocking) in result.stderr
+  assert blocking.read_text() == "kept"
+
+
+@pytest.mark.parametrize("flags, named", [(["--out="], "--out is empty"),
+                                          (["--num=0"], "--num must be positive, got 0"),
+                                          (["--num_test=-1"], "--num_test must be positive, got -1"),
+                                          (["--size=4"], "--size must be at least 8 pixels, got 4")])
+def test_photo_patches_names_the_one_wrong_value(tmp_path, flags, named):
+  out = [] if flags[0].startswith("--out") else [f"--out={tmp_path / 'patches'}"]
+  result = run_module("zoo.photo_patches", *out, *flags)
+  assert result.returncode != 0 and named in result.stderr, result.stderr
+  assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -32,6 +32,7 @@ import os
 from absl import flags
 
 from zoo import cli
+from zoo import files
 
 FLAGS = flags.FLAGS
 OUTPUT_FORMATS = (".npz", ".png")
@@ -127,7 +128,7 @@ def write_samples(logdir: str, num: int, out: str, seed: int = 0, use_ema: bool 
 
   The file is written atomically (zoo/files.py): on any failure an existing `out` is kept as it was.
   """
-  from zoo import explore, files, images, sampling
+  from zoo import explore, images, sampling
   extension = _check_out(out, OUTPUT_FORMATS, num)
   truncation = explore.check_truncation(truncation)
   generator = open_generator(logdir, pretrained, use_ema, log)
@@ -251,6 +252,7 @@ def main(argv):
     print(package_listing())
     return
   try:
+    files.check_output_path(FLAGS.out, "--out")  # refused now, not after sampling
     if FLAGS.interpolate or FLAGS.interpolate_classes:
       path = write_interpolation(FLAGS.logdir, FLAGS.out, FLAGS.interpolate, FLAGS.interpolate_classes,
                                  FLAGS.steps, FLAGS.seed, FLAGS.label, FLAGS.truncation, FLAGS.use_ema,

@@ -107,9 +107,13 @@ def build_patch_folder(out: str, size: int = 64, num: int = 4000, num_test: Opti
   `num`. Returns the manifest also written to out/photos.json.
   """
   num_test = max(1, num // 4) if num_test is None else num_test
-  if size < 8 or num < 1 or num_test < 1:
-    raise ValueError(f"--size must be at least 8 and --num, --num_test positive (got {size}, {num}, "
-                     f"{num_test}).")
+  if size < 8:
+    raise ValueError(f"--size must be at least 8 pixels, got {size}.")
+  for flag, value in (("--num", num), ("--num_test", num_test)):
+    if value < 1:
+      raise ValueError(f"{flag} must be positive, got {value}.")
+  if not out:
+    raise ValueError("--out is empty; give a new folder to create.")
   out = os.path.abspath(out)
   if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
     raise ValueError(f"--out={out} exists and is not an empty folder: choose a new one.")
