@@ -68,6 +68,20 @@ def test_list_pretrained_shows_a_broken_card_and_still_lists_the_others(tmp_path
   assert "dcgan/mnist " in listing
 
 
+def test_list_pretrained_marks_an_edited_package_unusable(tmp_path, monkeypatch):
+  from zoo import sample
+  edited = tmp_path / "dcgan" / "edited"
+  shutil.copytree(pretrained.locate("dcgan/mnist"), edited)
+  card = json.loads((edited / "card.json").read_text())
+  card["summary"] = "better than it is"
+  (edited / "card.json").write_text(json.dumps(card))
+  monkeypatch.setenv(pretrained.ENV, str(tmp_path))
+  listing = sample.package_listing()
+  line = next(line for line in listing.splitlines() if line.startswith("dcgan/edited"))
+  assert "unusable:" in line and "card.json fails its sha256 check" in line and "better" not in line
+  assert "dcgan/mnist " in listing
+
+
 def test_a_zoo_pretrained_dir_that_is_not_a_folder_is_named(tmp_path, monkeypatch):
   from zoo import sample
   (tmp_path / "a_file").write_text("x")

@@ -193,7 +193,8 @@ def _integer(value, flag):
 
 
 def package_listing() -> str:
-  """One line per pretrained package: its name, what it is, and its card's headline metrics."""
+  """One line per pretrained package: its name, what it is, and its card's headline metrics; a package
+  whose card cannot be read or whose files fail their sha256 check is listed as unusable, with why."""
   from zoo import pretrained
   names = pretrained.list_packages()
   if not names:
@@ -203,6 +204,7 @@ def package_listing() -> str:
   for name in names:
     try:
       card = pretrained.read_card(name)
+      pretrained.verify(pretrained.locate(name))  # an edited card's numbers are not shown as the package's
     except pretrained.PackageError as e:  # one broken package hides none of the others
       lines.append(f"{name:<{width}}  unusable: {e}")
       continue
