@@ -328,10 +328,8 @@ def load(logdir: str) -> TrainConfig:
                      "run folder edited by hand?")
   values = {k: v for k, v in values.items() if k in FIELDS}
   _check_loaded(values, path)
-  if values["model"] not in models.list_models():
-    raise ValueError(f"{path} names model {values['model']!r}, which this zoo does not have (its models: "
-                     f"{', '.join(models.list_models())}); was the run folder edited by hand?")
-  values["options"] = resolve_options(models.get_model(values["model"]), values.get("options", {}))
+  if values["model"] in models.list_models():  # a model of one's own, trained with fit(spec=...), is not
+    values["options"] = resolve_options(models.get_model(values["model"]), values.get("options", {}))
   return TrainConfig(**values)
 
 

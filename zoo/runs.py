@@ -71,7 +71,11 @@ def load_config(logdir: str):
     raise FileNotFoundError(f"{config_path} is missing, though {logdir} "
                             "holds checkpoints: the run's config was deleted or never copied; restore it "
                             "from a backup (its checkpoints cannot be read without it).")
-  return config_lib.load(logdir)
+  config = config_lib.load(logdir)
+  if config.model not in models.list_models():
+    raise ValueError(f"{config_path} names model {config.model!r}, which this zoo does not have (its "
+                     f"models: {', '.join(models.list_models())}); was the run folder edited by hand?")
+  return config
 
 
 def package_config(name: str, data_dir=None):
