@@ -131,14 +131,17 @@ def check_output_path(path: str, flag: str) -> None:
                      "folder.")
 
 
+def nearest_existing(path: str) -> str:
+  """`path` if it exists, else its nearest existing ancestor (the root at worst)."""
+  while not os.path.exists(path) and os.path.dirname(path) != path:
+    path = os.path.dirname(path)
+  return path
+
+
 def _file_in_the_way(folder: str):
   """The nearest existing ancestor of `folder` (itself included) when it is not a folder, else None."""
-  while not os.path.exists(folder):
-    parent = os.path.dirname(folder)
-    if parent == folder:
-      return None
-    folder = parent
-  return None if os.path.isdir(folder) else folder
+  found = nearest_existing(folder)
+  return found if os.path.exists(found) and not os.path.isdir(found) else None
 
 
 def _mode_for(path: str) -> int:

@@ -13,6 +13,7 @@ import os
 from absl import flags
 
 from zoo import cli  # before TensorFlow: keeps its C++ start-up lines quiet
+from zoo import files
 
 FLAGS = flags.FLAGS
 
@@ -49,13 +50,10 @@ def check_disk(out, size, num, num_test, free=None):
   """A ValueError when the patches would not fit on the disk of `out` (a PNG of photo detail is about as
   large as its pixels), found before any is cut: --num=10**9 otherwise runs for hours, then fails."""
   import shutil
-  num_test = max(1, num // 4) if num_test is None else num_test
-  needed = (num + num_test) * size * size * 3
+  from zoo.data import photos
+  needed = (num + photos.num_test_patches(num, num_test)) * size * size * 3
   if free is None:
-    folder = os.path.dirname(os.path.abspath(out))
-    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
-      folder = os.path.dirname(folder)
-    free = shutil.disk_usage(folder).free
+    free = shutil.disk_usage(files.nearest_existing(os.path.dirname(os.path.abspath(out)))).free
   if needed > free:
     fits = max(free // (size * size * 3) * 4 // 5, 1)  # train and test patches, 4:1 by default
     raise ValueError(f"--num={num} patches of {size}x{size} need about {needed / 1e9:.1f} GB on disk, more "

@@ -83,7 +83,8 @@ def locate(name: str) -> str:
   found = _found()
   if name not in found:
     valid = ", ".join(sorted(found)) or f"none installed (searched {', '.join(roots())})"
-    hint = f"; {missing_roots()}" if missing_roots() else ""
+    missing = missing_roots()
+    hint = f"; {missing}" if missing else ""
     raise PackageError(f"Unknown pretrained package {name!r}; valid names: {valid}{hint}.")
   return found[name]
 
@@ -176,10 +177,10 @@ def central_crop(images, size):
   return images[:, top:top + height, left:left + width]
 
 
-def check_count(value, name: str) -> int:
-  """`value` as an int, or a ValueError naming `name`: a count is a whole number, 0 or more."""
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-    raise ValueError(f"{name}={value!r} must be a whole number of samples, 0 or more.")
+def check_count(value, name: str, minimum: int = 0) -> int:
+  """`value` as an int, or a ValueError naming `name`: a count is a whole number, `minimum` or more."""
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    raise ValueError(f"{name}={value!r} must be a whole number, {minimum} or more.")
   return int(value)
 
 
@@ -309,8 +310,7 @@ class Generator(_Package):
     if not self.num_classes:
       raise ValueError(f"{self.name} is not class-conditional: it has no classes to draw a grid of; use "
                        "sample().")
-    if isinstance(columns, bool) or not isinstance(columns, (int, np.integer)) or columns < 1:
-      raise ValueError(f"columns={columns!r} must be a whole number, 1 or more.")
+    columns = check_count(columns, "columns", minimum=1)
     classes = np.arange(self.num_classes) if classes is None else np.asarray(classes)
     z = np.tile(self.noise(columns, seed, truncation), (len(classes), 1))
     return self(z, np.repeat(sample_labels(len(classes), classes, self.num_classes), columns))

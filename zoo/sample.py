@@ -210,8 +210,9 @@ def package_listing() -> str:
       continue
     lines.append(f"{name:<{width}}  {_headline(card.get('headline', {})) or 'not measured'}  "
                  f"{card.get('summary', '')}".rstrip())
-  if pretrained.missing_roots():
-    lines.append(f"warning: {pretrained.missing_roots()}.")
+  missing = pretrained.missing_roots()
+  if missing:
+    lines.append(f"warning: {missing}.")
   return "\n".join(lines)
 
 

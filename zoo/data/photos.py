@@ -98,6 +98,11 @@ def _patches(pixels: np.ndarray, size: int, count: int, rng: np.random.Generator
     yield top, left, side
 
 
+def num_test_patches(num: int, num_test: Optional[int] = None) -> int:
+  """The number of test patches: `num_test`, by default a quarter of the train patches (at least one)."""
+  return max(1, num // 4) if num_test is None else num_test
+
+
 def build_patch_folder(out: str, size: int = 64, num: int = 4000, num_test: Optional[int] = None,
                        seed: int = 0, photos: Sequence[Photo] = PHOTOS) -> dict:
   """Writes `num` train and `num_test` (default num // 4) test patches of `size`x`size` into `out`.
@@ -106,7 +111,7 @@ def build_patch_folder(out: str, size: int = 64, num: int = 4000, num_test: Opti
   scales come from one NumPy generator per (seed, split, photo), so the test patches do not change with
   `num`. Returns the manifest also written to out/photos.json.
   """
-  num_test = max(1, num // 4) if num_test is None else num_test
+  num_test = num_test_patches(num, num_test)
   if size < 8:
     raise ValueError(f"--size must be at least 8 pixels, got {size}.")
   for flag, value in (("--num", num), ("--num_test", num_test)):
